@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// funad: FUN-AD anomaly detection as YAML workflows. Layout and dependency direction:
+// CLI → Stages → {Workflow, FunAD}; FunAD never imports Workflow or Lua.
+import PackageDescription
+
+/// Numeric kernels run plain loops over flat buffers; in release builds drop the
+/// exclusivity and overflow checks that would otherwise dominate those loops.
+/// Debug builds (and so the unit tests' overflow checks) keep them.
+let kernelSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "funad",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "funad", targets: ["FunADCLI"]),
+        .library(name: "Workflow", targets: ["Workflow"]),
+        .library(name: "FunAD", targets: ["FunAD"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System-library shims (installed by scripts/setup).
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+
+        // Generic workflow engine: knows nothing of anomaly detection.
+        .target(name: "Workflow", dependencies: ["Yams", "CLua"]),
+        // The method and its kernels.
+        .target(name: "FunAD", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"], swiftSettings: kernelSettings),
+        // Stage types: adapters from Workflow to FunAD.
+        .target(name: "Stages", dependencies: ["Workflow", "FunAD"]),
+        // The `funad` executable.
+        .executableTarget(name: "FunADCLI", dependencies: [
+            "Stages", "Workflow", "FunAD",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FunADTests", dependencies: ["FunAD"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Workflow", "FunAD"]),
+        .testTarget(name: "FunADCLITests", dependencies: ["FunADCLI"]),
+    ]
+)

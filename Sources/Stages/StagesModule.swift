@@ -1,0 +1,5 @@
+import Workflow
+import FunAD
+
+/// The stage types funad ships, registered with the workflow engine.
+public enum FunADStages {}
