@@ -1,0 +1,9 @@
+/// Anything that maps patch features to anomaly scores: a trained Local-Net (score in
+/// (0,1), METHOD.md Infer), or a one-class baseline such as PatchCore (a distance).
+/// Higher always means more anomalous.
+public protocol PatchScorer: Sendable {
+    /// Input feature dimension the scorer expects.
+    var dimension: Int { get }
+    /// Scores `count` features (`count × dimension`, row-major) into `scores[count]`.
+    func scorePatches(_ features: UnsafePointer<Float>, count: Int, into scores: UnsafeMutablePointer<Float>) throws
+}
