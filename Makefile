@@ -10,9 +10,13 @@ setup:
 build: setup
 	$(SWIFT) build -c release
 
+# Tests run in release: the numeric kernels are 10-100x slower in debug builds.
+# -enable-testing keeps @testable imports working.
+TESTFLAGS = -c release -Xswiftc -enable-testing
+
 test: setup
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) build $(TESTFLAGS) --build-tests
+	$(SWIFT) test $(TESTFLAGS) --skip-build
 
 clean:
 	rm -rf .build
