@@ -41,7 +41,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "WorkflowTests", dependencies: ["Workflow"], resources: [.copy("Fixtures")]),
+        // Stage types made for the engine's own tests, and a process that runs them (so a
+        // test can really kill a run half-way and resume it).
+        .target(name: "WorkflowTestSupport", dependencies: ["Workflow"], path: "Tests/WorkflowTestSupport"),
+        .executableTarget(name: "workflow-test-worker", dependencies: ["WorkflowTestSupport", "Workflow"], path: "Tests/WorkflowTestWorker"),
+        .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "WorkflowTestSupport", "workflow-test-worker"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FunADTests", dependencies: ["FunAD"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Workflow", "FunAD"]),
         .testTarget(name: "FunADCLITests", dependencies: ["FunADCLI"]),

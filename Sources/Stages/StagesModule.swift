@@ -2,4 +2,8 @@ import Workflow
 import FunAD
 
 /// The stage types funad ships, registered with the workflow engine.
-public enum FunADStages {}
+public enum FunADStages {
+    public static var registry: StageRegistry {
+        StageRegistry([])
+    }
+}

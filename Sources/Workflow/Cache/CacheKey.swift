@@ -1,0 +1,141 @@
+import Foundation
+
+/// What a stage's result depends on, in a form that hashes the same on every machine:
+/// the engine's cache format, the stage type and its implementation version, the
+/// canonical parameters, the keys of its inputs, and the content digests of the files
+/// and folders it reads. Change any of these and the key changes; nothing else does.
+public struct CacheKeyMaterial: Sendable, Equatable, Codable {
+    /// Bump when the way keys are made changes (as Snakemake's provenance hash does).
+    public static let format = 1
+
+    public var format: Int = CacheKeyMaterial.format
+    public var stageType: String
+    public var version: Int
+    /// Canonical JSON of the parameters; paths under the workflow folder are relative.
+    public var parameters: String
+    /// Upstream stage name → its key, in `needs` order.
+    public var inputs: [Input]
+    /// Parameter name → digest of the file or folder it names.
+    public var files: [String: String]
+
+    public struct Input: Sendable, Equatable, Codable {
+        public var stage: String
+        public var key: String
+    }
+
+    /// The key: SHA-256 of the material with upstream stage *names* left out, so that
+    /// renaming a stage does not invalidate results.
+    public var key: String {
+        var text = "funad-cache-key/\(format)\n\(stageType)@\(version)\n\(parameters)\n"
+        text += inputs.map(\.key).joined(separator: ",") + "\n"
+        text += files.keys.sorted().map { "\($0)=\(files[$0]!)" }.joined(separator: "\n")
+        return SHA256.hex(text)
+    }
+
+    /// Why `self` differs from `previous`, for `funad plan` and the run log.
+    public func differences(from previous: CacheKeyMaterial) -> [String] {
+        var out: [String] = []
+        if previous.format != format { out.append("the cache key format changed") }
+        if previous.stageType != stageType { out.append("stage type changed from \(previous.stageType) to \(stageType)") }
+        else if previous.version != version { out.append("the \(stageType) implementation changed (version \(previous.version) → \(version))") }
+        if previous.parameters != parameters {
+            let before = Self.flatten(previous.parameters), after = Self.flatten(parameters)
+            for k in Set(before.keys).union(after.keys).sorted() where before[k] != after[k] {
+                out.append("parameter \(k) changed: \(before[k] ?? "unset") → \(after[k] ?? "unset")")
+            }
+        }
+        let oldInputs = Dictionary(previous.inputs.map { ($0.stage, $0.key) }, uniquingKeysWith: { a, _ in a })
+        for i in inputs where oldInputs[i.stage] != nil && oldInputs[i.stage] != i.key {
+            out.append("input from '\(i.stage)' changed")
+        }
+        if Set(inputs.map(\.stage)) != Set(oldInputs.keys) { out.append("its needs changed") }
+        for (name, digest) in files.sorted(by: { $0.key < $1.key }) where previous.files[name] != nil && previous.files[name] != digest {
+            out.append("content of \(name) changed")
+        }
+        return out
+    }
+
+    /// Dotted paths → JSON text of leaf values, from a canonical parameter JSON.
+    static func flatten(_ json: String) -> [String: String] {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) else { return [:] }
+        var out: [String: String] = [:]
+        func walk(_ v: Any, _ prefix: String) {
+            if let d = v as? [String: Any], !d.isEmpty {
+                for (k, c) in d { walk(c, prefix.isEmpty ? k : "\(prefix).\(k)") }
+            } else if let data = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys]) {
+                out[prefix] = String(decoding: data, as: UTF8.self)
+            }
+        }
+        walk(obj, "")
+        return out
+    }
+}
+
+/// Digests of the files and folders stages read. A file's digest is SHA-256 of its
+/// bytes, remembered per (path, size, mtime, inode) in the cache folder so that a large
+/// unchanged file is hashed once (as DVC does). A folder's digest covers its listing:
+/// every file's relative path, size and modification time — cheap for datasets of
+/// thousands of images, and any added, removed, resized or rewritten file changes it.
+public final class FileDigests: @unchecked Sendable {
+    private struct Memo: Codable { var size: Int64; var mtime: Double; var inode: UInt64; var digest: String }
+    private let memoURL: URL?
+    private var memo: [String: Memo]
+    private var dirty = false
+    private let lock = NSLock()
+
+    public init(memoFile: URL?) {
+        memoURL = memoFile
+        if let memoFile, let data = try? Data(contentsOf: memoFile),
+           let m = try? JSONDecoder().decode([String: Memo].self, from: data) { memo = m } else { memo = [:] }
+    }
+
+    public func digest(ofPath path: String) throws -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw Diagnostic("input '\(path)' no longer exists")
+        }
+        return isDir.boolValue ? try folderDigest(path) : try fileDigest(path)
+    }
+
+    private func fileDigest(_ path: String) throws -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw Diagnostic("cannot stat input '\(path)'") }
+        let size = Int64(st.st_size)
+        let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+        let inode = UInt64(st.st_ino)
+        lock.lock()
+        if let m = memo[path], m.size == size, m.mtime == mtime, m.inode == inode { lock.unlock(); return m.digest }
+        lock.unlock()
+        let digest = try SHA256.hex(fileAt: URL(fileURLWithPath: path))
+        lock.lock()
+        memo[path] = Memo(size: size, mtime: mtime, inode: inode, digest: digest)
+        dirty = true
+        lock.unlock()
+        return digest
+    }
+
+    private func folderDigest(_ path: String) throws -> String {
+        let root = URL(fileURLWithPath: path)
+        guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey]) else {
+            throw Diagnostic("cannot list input folder '\(path)'")
+        }
+        var lines: [String] = []
+        let prefix = root.standardizedFileURL.path.count + 1
+        for case let url as URL in e {
+            let v = try url.resourceValues(forKeys: [.fileSizeKey, .contentModificationDateKey, .isRegularFileKey])
+            guard v.isRegularFile == true else { continue }
+            let rel = String(url.standardizedFileURL.path.dropFirst(prefix))
+            lines.append("\(rel)\t\(v.fileSize ?? 0)\t\(v.contentModificationDate?.timeIntervalSince1970 ?? 0)")
+        }
+        lines.sort()
+        return "dir:" + SHA256.hex(lines.joined(separator: "\n"))
+    }
+
+    /// Writes remembered digests back (atomically) for the next run.
+    public func save() {
+        lock.lock(); defer { lock.unlock() }
+        guard dirty, let memoURL, let data = try? JSONEncoder().encode(memo) else { return }
+        try? data.write(to: memoURL, options: .atomic)
+        dirty = false
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+
+/// A stored stage result as listed by `funad cache ls`.
+public struct CacheEntryInfo: Sendable, Codable {
+    public var key: String
+    public var stageType: String
+    public var version: Int
+    public var workflow: String
+    public var stage: String
+    public var created: Date
+    public var files: [StoredFile]
+    public var material: CacheKeyMaterial
+
+    public struct StoredFile: Sendable, Codable, Equatable {
+        public var path: String
+        public var size: Int64
+        public var xxh64: String
+    }
+
+    public var totalBytes: Int64 { files.reduce(0) { $0 + $1.size } }
+}
+
+/// Why a stored entry was not used.
+public struct CacheIntegrityError: Error, CustomStringConvertible, Sendable {
+    public var key: String
+    public var problem: String
+    public var description: String { "cache entry \(key.prefix(12)) is damaged: \(problem)" }
+}
+
+/// The content-addressed store of stage results.
+///
+/// Layout under the cache folder:
+/// - `entries/<key>/out/…` the stage's files, `entries/<key>/manifest.json` their sizes and
+///   XXH64 digests plus the key material. The manifest is written last, inside a
+///   temporary folder that is then renamed into place, so an entry exists whole or not at all.
+/// - `tmp/` folders of stages in progress; any found at start-up (under the lock) belong to
+///   a run that died and are removed.
+/// - `resume/<key>/` a stage's own checkpoints, kept across failures and kills so that the
+///   next run resumes; removed when the stage succeeds.
+/// - `index/<workflow>/<stage>.json` the key material of the last result, so `plan` can
+///   say *what* changed.
+/// - `quarantine/` damaged entries moved aside (never silently deleted).
+/// - `lock` held by the one run that uses the cache.
+public final class CacheStore: @unchecked Sendable {
+    public let root: URL
+    private let fm = FileManager.default
+    private var verified: Set<String> = []
+    private let lock = NSLock()
+
+    public init(root: URL) throws {
+        self.root = root.standardizedFileURL
+        for sub in ["entries", "tmp", "resume", "index", "quarantine"] {
+            do { try fm.createDirectory(at: self.root.appendingPathComponent(sub), withIntermediateDirectories: true) } catch {
+                throw Diagnostic("cannot create cache folder '\(self.root.path)': \(error.localizedDescription)")
+            }
+        }
+    }
+
+    public var lockPath: String { root.appendingPathComponent("lock").path }
+    public var digestMemo: URL { root.appendingPathComponent("file-digests.json") }
+
+    /// Removes in-progress folders left by a run that died. Call only while holding the lock.
+    @discardableResult
+    public func removeStaleTemporaries() -> Int {
+        let tmp = root.appendingPathComponent("tmp")
+        let items = (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? []
+        for item in items { try? fm.removeItem(at: tmp.appendingPathComponent(item)) }
+        return items.count
+    }
+
+    func entryURL(_ key: String) -> URL { root.appendingPathComponent("entries/\(key)") }
+    public func outputURL(_ key: String) -> URL { entryURL(key).appendingPathComponent("out") }
+    public func resumeURL(_ key: String) -> URL { root.appendingPathComponent("resume/\(key)") }
+
+    public func contains(_ key: String) -> Bool {
+        fm.fileExists(atPath: entryURL(key).appendingPathComponent("manifest.json").path)
+    }
+
+    /// Reads an entry's manifest and checks every file's size and XXH64 digest.
+    /// A damaged entry is moved to `quarantine/` and reported by the thrown error.
+    public func verify(_ key: String) throws -> CacheEntryInfo {
+        let info = try readManifest(key)
+        lock.lock(); let done = verified.contains(key); lock.unlock()
+        if done { return info }
+        let out = outputURL(key)
+        for f in info.files {
+            let url = out.appendingPathComponent(f.path)
+            guard let attrs = try? fm.attributesOfItem(atPath: url.path), let size = attrs[.size] as? Int64 else {
+                throw quarantine(key, problem: "file \(f.path) is missing")
+            }
+            guard size == f.size else { throw quarantine(key, problem: "file \(f.path) has \(size) bytes, expected \(f.size)") }
+            let digest = (try? XXHash64.hex(fileAt: url)) ?? "unreadable"
+            guard digest == f.xxh64 else { throw quarantine(key, problem: "file \(f.path) does not match its recorded digest") }
+        }
+        lock.lock(); verified.insert(key); lock.unlock()
+        return info
+    }
+
+    public func readManifest(_ key: String) throws -> CacheEntryInfo {
+        let url = entryURL(key).appendingPathComponent("manifest.json")
+        guard let data = try? Data(contentsOf: url) else { throw CacheIntegrityError(key: key, problem: "manifest missing") }
+        do { return try Self.decoder.decode(CacheEntryInfo.self, from: data) } catch {
+            throw quarantine(key, problem: "manifest is not valid JSON")
+        }
+    }
+
+    private func quarantine(_ key: String, problem: String) -> CacheIntegrityError {
+        let stamp = Int(Date().timeIntervalSince1970)
+        try? fm.moveItem(at: entryURL(key), to: root.appendingPathComponent("quarantine/\(key)-\(stamp)"))
+        return CacheIntegrityError(key: key, problem: problem)
+    }
+
+    /// A fresh folder for a stage to write into.
+    public func beginEntry(_ key: String) throws -> URL {
+        let tmp = root.appendingPathComponent("tmp/\(key)-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try fm.createDirectory(at: tmp.appendingPathComponent("out"), withIntermediateDirectories: true)
+        return tmp
+    }
+
+    /// Seals a finished stage's folder: writes the manifest, flushes, renames into place.
+    public func commitEntry(_ tmp: URL, key: String, material: CacheKeyMaterial, workflow: String, stage: String) throws -> CacheEntryInfo {
+        let out = tmp.appendingPathComponent("out")
+        var files: [CacheEntryInfo.StoredFile] = []
+        if let e = fm.enumerator(at: out, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey]) {
+            let prefix = out.standardizedFileURL.path.count + 1
+            for case let url as URL in e {
+                let v = try url.resourceValues(forKeys: [.isRegularFileKey, .fileSizeKey])
+                guard v.isRegularFile == true else { continue }
+                files.append(.init(path: String(url.standardizedFileURL.path.dropFirst(prefix)), size: Int64(v.fileSize ?? 0),
+                                   xxh64: try XXHash64.hex(fileAt: url)))
+                Self.fsync(url.path)
+            }
+        }
+        files.sort { $0.path < $1.path }
+        let info = CacheEntryInfo(key: key, stageType: material.stageType, version: material.version, workflow: workflow,
+                                  stage: stage, created: Date(), files: files, material: material)
+        let manifest = tmp.appendingPathComponent("manifest.json")
+        try Self.encoder.encode(info).write(to: manifest)
+        Self.fsync(manifest.path)
+        let dest = entryURL(key)
+        if fm.fileExists(atPath: dest.path) {
+            // Another run stored the same key meanwhile: same inputs, same result; keep theirs.
+            try? fm.removeItem(at: tmp)
+        } else {
+            try fm.moveItem(at: tmp, to: dest)
+        }
+        lock.lock(); verified.insert(key); lock.unlock()
+        try? fm.removeItem(at: resumeURL(key))
+        return info
+    }
+
+    public func discardEntry(_ tmp: URL) { try? fm.removeItem(at: tmp) }
+
+    // MARK: index of last results per (workflow, stage)
+
+    private func indexURL(workflow: String, stage: String) -> URL {
+        root.appendingPathComponent("index/\(Self.safeName(workflow))/\(Self.safeName(stage)).json")
+    }
+
+    public func lastMaterial(workflow: String, stage: String) -> CacheKeyMaterial? {
+        guard let data = try? Data(contentsOf: indexURL(workflow: workflow, stage: stage)) else { return nil }
+        return try? Self.decoder.decode(CacheKeyMaterial.self, from: data)
+    }
+
+    public func recordMaterial(_ material: CacheKeyMaterial, workflow: String, stage: String) {
+        let url = indexURL(workflow: workflow, stage: stage)
+        try? fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? Self.encoder.encode(material).write(to: url, options: .atomic)
+    }
+
+    // MARK: maintenance
+
+    public func listEntries() -> [CacheEntryInfo] {
+        let keys = (try? fm.contentsOfDirectory(atPath: root.appendingPathComponent("entries").path)) ?? []
+        return keys.compactMap { try? readManifest($0) }.sorted { $0.created < $1.created }
+    }
+
+    /// Removes entries whose keys are not in `keep`; returns what was removed.
+    public func removeEntries(except keep: Set<String>) -> [CacheEntryInfo] {
+        var removed: [CacheEntryInfo] = []
+        for e in listEntries() where !keep.contains(e.key) {
+            if (try? fm.removeItem(at: entryURL(e.key))) != nil { removed.append(e) }
+        }
+        for sub in ["quarantine", "tmp"] {
+            let dir = root.appendingPathComponent(sub)
+            for item in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] { try? fm.removeItem(at: dir.appendingPathComponent(item)) }
+        }
+        return removed
+    }
+
+    static func safeName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+
+    static func fsync(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 { _ = Glibc.fsync(fd); close(fd) }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+}

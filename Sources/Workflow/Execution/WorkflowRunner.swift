@@ -1,0 +1,259 @@
+import Foundation
+
+/// How a run ended, for the command line's exit code and message.
+public struct RunOutcome: Sendable {
+    public enum Status: String, Sendable { case succeeded, failed, cancelled }
+    public var status: Status
+    public var recordURL: URL
+    public var runDirectory: URL
+    /// (stage, error message, log path) of each failed stage.
+    public var failures: [(stage: String, message: String, log: URL)]
+    public var ran: Int
+    public var cached: Int
+}
+
+public struct RunOptions: Sendable {
+    public var jobs: Int
+    public var force: Set<String>
+    public var runsDirectory: URL
+
+    public init(jobs: Int = 1, force: Set<String> = [], runsDirectory: URL) {
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.runsDirectory = runsDirectory
+    }
+}
+
+/// Executes a plan: stages in dependency order, independent ones concurrently up to
+/// `jobs`, each either taken from the cache (after an integrity check) or run into a
+/// temporary folder that is sealed into the cache only on success. After a failure no
+/// new stage starts; stages already running finish and keep their results.
+public final class WorkflowRunner: @unchecked Sendable {
+    private let store: CacheStore
+    private let board: ProgressBoard
+    private let options: RunOptions
+    private let cancellation: CancellationFlag
+
+    public init(store: CacheStore, board: ProgressBoard, options: RunOptions, cancellation: CancellationFlag = CancellationFlag()) {
+        self.store = store
+        self.board = board
+        self.options = options
+        self.cancellation = cancellation
+    }
+
+    private enum StepResult: Sendable {
+        case cached(CacheEntryInfo, seconds: Double)
+        case ran(CacheEntryInfo, seconds: Double, reasons: [String], summary: Data?)
+        case failed(String, seconds: Double, reasons: [String])
+        case cancelled(seconds: Double)
+    }
+
+    public func run(_ plan: Plan) async throws -> RunOutcome {
+        let started = Date()
+        let runDir = try makeRunDirectory(workflow: plan.workflow.spec.name, started: started)
+        let logs = runDir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+
+        var results: [String: StepResult] = [:]
+        var running: Set<String> = []
+        var failed = false
+        let steps = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.stage.name, $0) })
+        let order = plan.steps.map(\.stage.name)
+
+        board.line("workflow \(plan.workflow.spec.name): \(plan.steps.count) stages, \(plan.toRun.count) to run, cache \(store.root.path)")
+        await withTaskGroup(of: (String, StepResult).self) { group in
+            func ready() -> [String] {
+                order.filter { name in
+                    results[name] == nil && !running.contains(name)
+                        && steps[name]!.stage.needs.allSatisfy { n in
+                            if case .cached = results[n] { return true }
+                            if case .ran = results[n] { return true }
+                            return false
+                        }
+                }
+            }
+            func launch() {
+                guard !failed, !cancellation.isCancelled else { return }
+                for name in ready() where running.count < options.jobs {
+                    running.insert(name)
+                    let step = steps[name]!
+                    let inputs = step.stage.needs.map { n -> StageInput in
+                        let s = steps[n]!
+                        return StageInput(stage: n, stageType: s.stage.declaration.type, produces: s.stage.declaration.produces,
+                                          directory: store.outputURL(s.key), key: s.key)
+                    }
+                    let logURL = logs.appendingPathComponent(CacheStore.safeName(name) + ".log")
+                    group.addTask { (name, await self.execute(step, inputs: inputs, workflow: plan.workflow, log: logURL)) }
+                }
+            }
+            launch()
+            while let (name, result) = await group.next() {
+                running.remove(name)
+                results[name] = result
+                if case .failed = result { failed = true }
+                if case .cancelled = result { failed = true }
+                launch()
+            }
+        }
+
+        let cancelled = cancellation.isCancelled
+        let outcome = RunOutcome(
+            status: cancelled ? .cancelled : (failed ? .failed : .succeeded),
+            recordURL: runDir.appendingPathComponent("run.json"), runDirectory: runDir,
+            failures: plan.steps.compactMap { s in
+                if case .failed(let m, _, _) = results[s.stage.name] { return (s.stage.name, m, logs.appendingPathComponent(CacheStore.safeName(s.stage.name) + ".log")) }
+                return nil
+            },
+            ran: results.values.filter { if case .ran = $0 { return true }; return false }.count,
+            cached: results.values.filter { if case .cached = $0 { return true }; return false }.count)
+        try writeRecord(plan: plan, results: results, outcome: outcome, started: started, logs: logs)
+        linkOutputs(plan: plan, results: results, runDir: runDir)
+        return outcome
+    }
+
+    private func execute(_ step: Plan.Step, inputs: [StageInput], workflow: ValidatedWorkflow, log: URL) async -> StepResult {
+        let name = step.stage.name
+        let clock = Date()
+        var reasons: [String] = []
+        switch step.status {
+        case .cached:
+            do {
+                let info = try store.verify(step.key)
+                board.line("[\(name)] cached (\(step.key.prefix(12)))")
+                try? "\(ISO8601DateFormatter().string(from: Date())) cached result \(step.key) used\n".write(to: log, atomically: true, encoding: .utf8)
+                return .cached(info, seconds: Date().timeIntervalSince(clock))
+            } catch {
+                reasons = ["\(error); recomputing"]
+                board.line("[\(name)] \(error); recomputing")
+            }
+        case .willRun(let why):
+            reasons = why
+        }
+
+        if cancellation.isCancelled { return .cancelled(seconds: 0) }
+        let tmp: URL
+        do { tmp = try store.beginEntry(step.key) } catch {
+            return .failed("cannot create a cache folder: \(error)", seconds: 0, reasons: reasons)
+        }
+        let resume = store.resumeURL(step.key)
+        let resuming = ((try? FileManager.default.contentsOfDirectory(atPath: resume.path)) ?? []).isEmpty == false
+        try? FileManager.default.createDirectory(at: resume, withIntermediateDirectories: true)
+        let context = StageContext(stageName: name, parameters: step.stage.parameters,
+                                   outputDirectory: tmp.appendingPathComponent("out"), resumeDirectory: resume,
+                                   inputs: inputs, workflowDirectory: workflow.spec.baseDirectory, cacheKey: step.key,
+                                   board: board, logFile: log, cancelled: { [cancellation] in cancellation.isCancelled })
+        board.line("[\(name)] running: \(reasons.joined(separator: "; "))\(resuming ? " (resuming from checkpoint)" : "")")
+        context.log("stage \(name) (\(step.stage.declaration.type) v\(step.stage.declaration.version)) key \(step.key)")
+        context.log("parameters \(step.stage.parameters.canonicalJSON)")
+        board.started(name)
+        defer { board.finished(name) }
+        do {
+            try await step.stage.implementation.run(context)
+            try context.checkCancellation()
+            var summary: Data?
+            if !context.summary.isEmpty {
+                let data = try JSONSerialization.data(withJSONObject: context.summary, options: [.prettyPrinted, .sortedKeys])
+                try data.write(to: context.outputDirectory.appendingPathComponent("summary.json"))
+                summary = data
+            }
+            let info = try store.commitEntry(tmp, key: step.key, material: step.material, workflow: workflow.spec.name, stage: name)
+            store.recordMaterial(step.material, workflow: workflow.spec.name, stage: name)
+            let seconds = Date().timeIntervalSince(clock)
+            context.log("done in \(formatDuration(seconds))")
+            board.line("[\(name)] done in \(formatDuration(seconds))")
+            return .ran(info, seconds: seconds, reasons: reasons, summary: summary)
+        } catch {
+            store.discardEntry(tmp)
+            let seconds = Date().timeIntervalSince(clock)
+            if error is StageCancelled || cancellation.isCancelled {
+                context.log("cancelled after \(formatDuration(seconds))")
+                board.line("[\(name)] cancelled")
+                return .cancelled(seconds: seconds)
+            }
+            let message = "\(error)"
+            context.log("FAILED: \(message)")
+            board.line("[\(name)] FAILED after \(formatDuration(seconds)): \(message)")
+            return .failed(message, seconds: seconds, reasons: reasons)
+        }
+    }
+
+    private func makeRunDirectory(workflow: String, started: Date) throws -> URL {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        let base = options.runsDirectory.appendingPathComponent(CacheStore.safeName(workflow))
+        let dir = base.appendingPathComponent("\(f.string(from: started))-\(getpid())")
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw Diagnostic("cannot create run folder '\(dir.path)': \(error.localizedDescription)")
+        }
+        let latest = base.appendingPathComponent("latest")
+        try? FileManager.default.removeItem(at: latest)
+        try? FileManager.default.createSymbolicLink(atPath: latest.path, withDestinationPath: dir.lastPathComponent)
+        return dir
+    }
+
+    /// `outputs/<stage>` in the run folder points at the stage's result in the cache.
+    private func linkOutputs(plan: Plan, results: [String: StepResult], runDir: URL) {
+        let outputs = runDir.appendingPathComponent("outputs")
+        try? FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: true)
+        for s in plan.steps {
+            switch results[s.stage.name] {
+            case .cached, .ran:
+                try? FileManager.default.createSymbolicLink(atPath: outputs.appendingPathComponent(CacheStore.safeName(s.stage.name)).path,
+                                                            withDestinationPath: store.outputURL(s.key).path)
+            default: break
+            }
+        }
+    }
+
+    private func writeRecord(plan: Plan, results: [String: StepResult], outcome: RunOutcome, started: Date, logs: URL) throws {
+        let iso = ISO8601DateFormatter()
+        var stages: [[String: Any]] = []
+        for s in plan.steps {
+            var e: [String: Any] = [
+                "name": s.stage.name, "type": s.stage.declaration.type, "version": s.stage.declaration.version,
+                "key": s.key, "needs": s.stage.needs,
+                "parameters": ParameterValue.object(s.stage.parameters.values).jsonObject,
+                "input_digests": s.material.files,
+                "log": logs.appendingPathComponent(CacheStore.safeName(s.stage.name) + ".log").path,
+            ]
+            switch results[s.stage.name] {
+            case .cached(let info, let seconds):
+                e["status"] = "cached"; e["cache"] = "hit"; e["seconds"] = seconds
+                e["outputs"] = store.outputURL(s.key).path
+                e["files"] = info.files.map(\.path)
+                if let data = try? Data(contentsOf: store.outputURL(s.key).appendingPathComponent("summary.json")),
+                   let summary = try? JSONSerialization.jsonObject(with: data) { e["summary"] = summary }
+            case .ran(let info, let seconds, let reasons, let summary):
+                e["status"] = "ran"; e["cache"] = "miss"; e["seconds"] = seconds; e["reasons"] = reasons
+                e["outputs"] = store.outputURL(s.key).path
+                e["files"] = info.files.map(\.path)
+                if let summary, let object = try? JSONSerialization.jsonObject(with: summary) { e["summary"] = object }
+            case .failed(let message, let seconds, let reasons):
+                e["status"] = "failed"; e["cache"] = "miss"; e["seconds"] = seconds; e["reasons"] = reasons; e["error"] = message
+            case .cancelled(let seconds):
+                e["status"] = "cancelled"; e["seconds"] = seconds
+            case nil:
+                e["status"] = "not run"
+            }
+            stages.append(e)
+        }
+        let record: [String: Any] = [
+            "funad_run_record": 1,
+            "workflow": plan.workflow.spec.name,
+            "file": plan.workflow.spec.file,
+            "file_sha256": plan.workflow.spec.fileDigest,
+            "variables": plan.workflow.spec.variables,
+            "started": iso.string(from: started),
+            "finished": iso.string(from: Date()),
+            "seconds": Date().timeIntervalSince(started),
+            "status": outcome.status.rawValue,
+            "cache": store.root.path,
+            "jobs": options.jobs,
+            "forced": options.force.sorted(),
+            "stages": stages,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: outcome.recordURL, options: .atomic)
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// Reads a workflow file into a `WorkflowSpec`: YAML parsing, the top-level shape,
+/// variable substitution and `--set` parameter overrides. Every problem found is
+/// reported together as a `DiagnosticList`.
+public struct WorkflowLoader: Sendable {
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    static let topLevelKeys = ["name", "vars", "stages"]
+    static let stageKeys = ["type", "needs", "with"]
+
+    public func load(path: String, overrides: Overrides = Overrides()) throws -> WorkflowSpec {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw DiagnosticList([Diagnostic("cannot read workflow file '\(path)': \(Self.reason(error))")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DiagnosticList([Diagnostic("workflow file '\(path)' is not UTF-8 text")])
+        }
+        return try load(text: text, file: path, baseDirectory: url.deletingLastPathComponent(),
+                        digest: SHA256.hex(data), overrides: overrides)
+    }
+
+    public func load(text: String, file: String, baseDirectory: URL, digest: String? = nil,
+                     overrides: Overrides = Overrides()) throws -> WorkflowSpec {
+        var diagnostics: [Diagnostic] = []
+        let root: YAMLNode
+        do { root = try YAMLReader.parse(text, file: file) } catch let d as Diagnostic {
+            throw DiagnosticList([d])
+        }
+        guard let top = root.entries else {
+            throw DiagnosticList([Diagnostic("expected a mapping with 'stages' at the top of the workflow, found \(root.kindDescription)", at: root.location)])
+        }
+        for entry in top where !Self.topLevelKeys.contains(entry.key) {
+            diagnostics.append(Diagnostic("unknown top-level key '\(entry.key)'\(NameSuggestion.hint(for: entry.key, among: Self.topLevelKeys)); expected name, vars or stages",
+                                          at: entry.keyLocation))
+        }
+
+        // Variables: --set beats the environment, which beats the file's defaults.
+        var defaults: [String: String] = [:]
+        if let vars = root["vars"] {
+            if let entries = vars.entries {
+                for e in entries {
+                    if case .scalar(let v, _) = e.value.value { defaults[e.key] = v } else {
+                        diagnostics.append(Diagnostic("variable '\(e.key)' must be a single value, found \(e.value.kindDescription)", at: e.value.location, field: "vars.\(e.key)"))
+                    }
+                }
+            } else {
+                diagnostics.append(Diagnostic("'vars' must be a mapping of NAME: value, found \(vars.kindDescription)", at: vars.location, field: "vars"))
+            }
+        }
+        var resolved = defaults
+        for (k, _) in defaults { if let e = environment[k] { resolved[k] = e } }
+        for (k, v) in overrides.variables { resolved[k] = v }
+        let env = environment
+        let cli = overrides.variables
+        let substitution = VariableSubstitution { name in cli[name] ?? env[name] ?? defaults[name] }
+
+        var name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        if let n = root["name"] {
+            if case .scalar(let v, let kind) = n.value, kind != .null { name = (try? substitution.expand(v, at: n.location)) ?? v } else {
+                diagnostics.append(Diagnostic("'name' must be a string, found \(n.kindDescription)", at: n.location, field: "name"))
+            }
+        }
+
+        var stages: [StageSpec] = []
+        if let stagesNode = root["stages"] {
+            if let entries = stagesNode.entries {
+                if entries.isEmpty { diagnostics.append(Diagnostic("'stages' is empty; a workflow needs at least one stage", at: stagesNode.location)) }
+                for entry in entries {
+                    do {
+                        stages.append(try stageSpec(entry, substitution: substitution, diagnostics: &diagnostics))
+                    } catch var d as Diagnostic {
+                        d.stage = d.stage ?? entry.key
+                        diagnostics.append(d)
+                    }
+                }
+            } else {
+                diagnostics.append(Diagnostic("'stages' must be a mapping from stage name to stage, found \(stagesNode.kindDescription)", at: stagesNode.location, field: "stages"))
+            }
+        } else {
+            diagnostics.append(Diagnostic("the workflow has no 'stages' mapping", at: root.location))
+        }
+
+        for o in overrides.parameters {
+            guard let index = stages.firstIndex(where: { $0.name == o.stage }) else {
+                diagnostics.append(Diagnostic("--set \(([o.stage] + o.path).joined(separator: "."))=\(o.value): no stage named '\(o.stage)'\(NameSuggestion.hint(for: o.stage, among: stages.map(\.name)))"))
+                continue
+            }
+            let at = SourceLocation(file: "<command line>", line: 1, column: 1)
+            let value = YAMLNode(.scalar(o.value, PlainScalar.kind(of: o.value)), at: at)
+            stages[index].with = Self.setting(o.path, to: value, in: stages[index].with ?? YAMLNode(.mapping([]), at: at))
+        }
+
+        if !diagnostics.isEmpty { throw DiagnosticList(diagnostics) }
+        return WorkflowSpec(name: name, file: file, baseDirectory: baseDirectory.standardizedFileURL,
+                            variables: resolved, stages: stages,
+                            fileDigest: digest ?? SHA256.hex(Data(text.utf8)))
+    }
+
+    private func stageSpec(_ entry: YAMLEntry, substitution: VariableSubstitution, diagnostics: inout [Diagnostic]) throws -> StageSpec {
+        let stageName = entry.key
+        guard VariableSubstitution.isValidName(Substring(stageName.replacingOccurrences(of: "-", with: "_"))) else {
+            throw Diagnostic("stage name '\(stageName)' must start with a letter and use letters, digits, '_' or '-'", at: entry.keyLocation, stage: stageName)
+        }
+        guard let fields = entry.value.entries else {
+            throw Diagnostic("expected a mapping with 'type', 'needs' and 'with', found \(entry.value.kindDescription)", at: entry.value.location, stage: stageName)
+        }
+        for f in fields where !Self.stageKeys.contains(f.key) {
+            diagnostics.append(Diagnostic("unknown key '\(f.key)'\(NameSuggestion.hint(for: f.key, among: Self.stageKeys)); a stage has type, needs and with",
+                                          at: f.keyLocation, stage: stageName, field: f.key))
+        }
+        var spec = StageSpec(name: stageName, location: entry.keyLocation, type: nil, typeLocation: entry.keyLocation, needs: [], with: nil)
+        if let typeNode = entry.value["type"] {
+            if case .scalar(let t, let kind) = typeNode.value, kind != .null {
+                spec.type = try substitution.expand(t, at: typeNode.location)
+            } else {
+                diagnostics.append(Diagnostic("'type' must be a stage type name, found \(typeNode.kindDescription)", at: typeNode.location, stage: stageName, field: "type"))
+            }
+            spec.typeLocation = typeNode.location
+        } else {
+            diagnostics.append(Diagnostic("missing 'type'", at: entry.keyLocation, stage: stageName, field: "type"))
+        }
+        if let needsNode = entry.value["needs"] {
+            let items: [YAMLNode]
+            switch needsNode.value {
+            case .sequence(let list): items = list
+            case .scalar(_, let kind) where kind != .null: items = [needsNode]
+            default:
+                items = []
+                diagnostics.append(Diagnostic("'needs' must be a list of stage names, found \(needsNode.kindDescription)", at: needsNode.location, stage: stageName, field: "needs"))
+            }
+            for item in items {
+                if case .scalar(let n, _) = item.value {
+                    spec.needs.append(.init(name: try substitution.expand(n, at: item.location), location: item.location))
+                } else {
+                    diagnostics.append(Diagnostic("'needs' entries must be stage names, found \(item.kindDescription)", at: item.location, stage: stageName, field: "needs"))
+                }
+            }
+        }
+        if let withNode = entry.value["with"] {
+            switch withNode.value {
+            case .mapping: spec.with = try substitution.expand(withNode)
+            case .scalar(_, .null): spec.with = nil
+            default:
+                diagnostics.append(Diagnostic("'with' must be a mapping of parameters, found \(withNode.kindDescription)", at: withNode.location, stage: stageName, field: "with"))
+            }
+        }
+        return spec
+    }
+
+    /// Returns `node` (a mapping) with the value at `path` replaced or added.
+    static func setting(_ path: [String], to value: YAMLNode, in node: YAMLNode) -> YAMLNode {
+        guard let key = path.first else { return value }
+        var entries = node.entries ?? []
+        if let i = entries.firstIndex(where: { $0.key == key }) {
+            entries[i].value = setting(Array(path.dropFirst()), to: value, in: entries[i].value)
+        } else {
+            let child = path.count == 1 ? value : setting(Array(path.dropFirst()), to: value, in: YAMLNode(.mapping([]), at: value.location))
+            entries.append(YAMLEntry(key: key, keyLocation: value.location, value: child))
+        }
+        return YAMLNode(.mapping(entries), at: node.location)
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
+        return ns.localizedDescription
+    }
+}

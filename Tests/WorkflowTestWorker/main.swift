@@ -1,0 +1,23 @@
+import Foundation
+import Workflow
+import WorkflowTestSupport
+
+// workflow-test-worker WORKFLOW CACHE RUNS [JOBS]
+// Runs a workflow of test stage types in its own process, so tests can kill it
+// mid-stage or run two at once on one cache. Exit code: 0 ok, 1 failed, 2 invalid, 130 cancelled.
+let args = CommandLine.arguments
+guard args.count >= 4 else {
+    FileHandle.standardError.write(Data("usage: workflow-test-worker WORKFLOW CACHE RUNS [JOBS]\n".utf8))
+    exit(2)
+}
+let session = WorkflowSession(registry: TestStages.registry, cacheDirectory: URL(fileURLWithPath: args[2]))
+let board = ProgressBoard(isTerminal: false, lineInterval: 0) { text in FileHandle.standardError.write(Data(text.utf8)) }
+do {
+    let wf = try session.load(args[1])
+    let outcome = try await session.run(wf, options: RunOptions(jobs: args.count > 4 ? Int(args[4]) ?? 1 : 1, runsDirectory: URL(fileURLWithPath: args[3])), board: board)
+    print(outcome.status.rawValue)
+    exit(outcome.status == .succeeded ? 0 : 1)
+} catch {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(2)
+}
