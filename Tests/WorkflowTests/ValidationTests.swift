@@ -14,13 +14,11 @@ import WorkflowTestSupport
         let dir = fixturesDirectory.appendingPathComponent(name)
         let expected = try String(contentsOf: dir.appendingPathComponent("expected.txt"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        // Load through the file path the user would type, relative to the fixtures folder.
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(fixturesDirectory.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        let session = WorkflowSession(registry: TestStages.registry, cacheDirectory: URL(fileURLWithPath: "/nonexistent"), environment: [:])
+        // Named as the user would type it from the fixtures folder.
+        let text = try String(contentsOf: dir.appendingPathComponent("workflow.yaml"), encoding: .utf8)
         do {
-            _ = try session.load("\(name)/workflow.yaml")
+            let spec = try WorkflowLoader(environment: [:]).load(text: text, file: "\(name)/workflow.yaml", baseDirectory: dir)
+            _ = try WorkflowValidator(registry: TestStages.registry).validate(spec)
             Issue.record("\(name): expected diagnostics, but the workflow validated")
         } catch let list as DiagnosticList {
             #expect(list.description == expected)

@@ -120,7 +120,7 @@ public final class WorkflowRunner: @unchecked Sendable {
             do {
                 let info = try store.verify(step.key)
                 board.line("[\(name)] cached (\(step.key.prefix(12)))")
-                try? "\(ISO8601DateFormatter().string(from: Date())) cached result \(step.key) used\n".write(to: log, atomically: true, encoding: .utf8)
+                try? "\(ISO8601DateFormatter().string(from: Date())) cached result \(step.key) used\n".write(to: log, atomically: false, encoding: .utf8)
                 return .cached(info, seconds: Date().timeIntervalSince(clock))
             } catch {
                 reasons = ["\(error); recomputing"]

@@ -9,7 +9,7 @@ enum NameSuggestion {
         }
         guard let (candidate, d) = best else { return nil }
         let limit = max(2, min(name.count, candidate.count) / 2)
-        return d <= limit ? candidate : nil
+        return d <= limit && d < max(name.count, candidate.count) ? candidate : nil
     }
 
     /// " (did you mean 'x'?)" or "".

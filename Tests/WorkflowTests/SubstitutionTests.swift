@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import Workflow
+import WorkflowTestSupport
+
+@Suite struct SubstitutionTests {
+    let workflow = """
+    name: subst
+    vars: {COUNT: "3", LABEL: base}
+    stages:
+      a:
+        type: emit
+        with:
+          value: ${COUNT}
+          label: "${LABEL}-${SUFFIX:-none}-$${literal}"
+          options:
+            seed: ${SEED:-7}
+    """
+
+    @Test func fileDefaultsAndFallbacks() throws {
+        let s = Scratch()
+        let wf = try s.session().load(s.write("w.yaml", workflow))
+        let p = wf.stage(named: "a")!.parameters
+        #expect(p["value"] == .int(3))  // an unquoted ${COUNT} is read as YAML would read "3"
+        #expect(p["label"] == .string("base-none-${literal}"))
+        #expect(p.int("options.seed") == 7)
+        #expect(wf.spec.variables == ["COUNT": "3", "LABEL": "base"])
+    }
+
+    @Test func environmentBeatsFileAndCommandLineBeatsEnvironment() throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", workflow)
+        let env = ["COUNT": "5", "SUFFIX": "env", "SEED": "11"]
+        let fromEnv = try s.session(environment: env).load(path)
+        #expect(fromEnv.stage(named: "a")!.parameters["value"] == .int(5))
+        #expect(fromEnv.stage(named: "a")!.parameters["label"] == .string("base-env-${literal}"))
+        let fromCLI = try s.session(environment: env).load(path, settings: ["COUNT=9", "SUFFIX=cli"])
+        #expect(fromCLI.stage(named: "a")!.parameters["value"] == .int(9))
+        #expect(fromCLI.stage(named: "a")!.parameters["label"] == .string("base-cli-${literal}"))
+        #expect(fromCLI.stage(named: "a")!.parameters.int("options.seed") == 11)
+    }
+
+    @Test func setOverridesStageParametersIncludingNestedOnes() throws {
+        let s = Scratch()
+        let wf = try s.session().load(s.write("w.yaml", workflow), settings: ["a.value=42", "a.options.overlap=true", "a.mode=exact"])
+        let p = wf.stage(named: "a")!.parameters
+        #expect(p["value"] == .int(42))
+        #expect(p.bool("options.overlap") == true)
+        #expect(p.int("options.seed") == 7)  // untouched sibling keeps its value
+        #expect(p["mode"] == .string("exact"))
+    }
+
+    @Test func badOverridesAreDiagnosed() throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", workflow)
+        #expect(throws: DiagnosticList.self) { try s.session().load(path, settings: ["novalue"]) }
+        do { _ = try s.session().load(path, settings: ["b.value=1"]) } catch let list as DiagnosticList {
+            #expect(list.description == "error: --set b.value=1: no stage named 'b'")
+        }
+        do { _ = try s.session().load(path, settings: ["a.value=many"]) } catch let list as DiagnosticList {
+            #expect(list.description == "error: <command line>:1:1: stage 'a', field 'with.value': expected integer, found the string 'many'")
+        }
+    }
+}
+
+@Suite struct HashTests {
+    /// FIPS 180-4 examples.
+    @Test func sha256KnownAnswers() {
+        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex(String(repeating: "a", count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Reference values of xxHash's XXH64 with seed 0.
+    @Test func xxh64KnownAnswers() {
+        #expect(XXHash64.hash(Data()) == 0xEF46DB3751D8E999)
+        #expect(XXHash64.hash(Data("a".utf8)) == 0xD24EC4F1A98C6E5B)
+        #expect(XXHash64.hash(Data("abc".utf8)) == 0x44BC2CF5AD770999)
+        #expect(XXHash64.hash(Data("Nobody inspects the spammish repetition".utf8)) == 0xFBCEA83C8A378BF1)
+    }
+}
