@@ -79,7 +79,7 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         let qkv = t["attention.qkv"]!
         let tokens = qkv.shape[0], dim = qkv.shape[1] / 3
         var out = [Float](repeating: 0, count: tokens * dim)
-        var scores = [Float](repeating: 0, count: tokens * tokens)
+        var scores = [Float](repeating: 0, count: tokens * (tokens + 1))
         multiHeadAttention(qkv: qkv.values, &out, scores: &scores, tokens: tokens, dim: dim, heads: 3)
         #expect(maxAbsDifference(out, t["attention.out"]!.values) < 1e-5)
     }

@@ -6,7 +6,7 @@ final class ViTWorkspace {
     let qkv: UnsafeMutablePointer<Float>      // rows × 3·dim
     let attn: UnsafeMutablePointer<Float>     // rows × dim: heads concatenated
     let hidden: UnsafeMutablePointer<Float>   // rows × hiddenDim: MLP activations
-    let scores: UnsafeMutablePointer<Float>   // tokens × tokens: one head's attention matrix
+    let scores: UnsafeMutablePointer<Float>   // tokens × (tokens + 1): one head's attention matrix + row sums
     let cols: UnsafeMutablePointer<Float>     // grid² × 3·patch²: one image's patches (im2col)
     private let sizes: [Int]
 
@@ -14,7 +14,7 @@ final class ViTWorkspace {
         let tokens = grid * grid + 1
         let rows = images * tokens
         sizes = [rows * config.dim, rows * config.dim, rows * 3 * config.dim, rows * config.dim,
-                 rows * config.hiddenDim, tokens * tokens, grid * grid * 3 * config.patchSize * config.patchSize]
+                 rows * config.hiddenDim, tokens * (tokens + 1), grid * grid * 3 * config.patchSize * config.patchSize]
         let buffers = sizes.map { n -> UnsafeMutablePointer<Float> in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
