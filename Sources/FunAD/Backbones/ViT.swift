@@ -1,0 +1,113 @@
+import Foundation
+
+/// How a ViT forward pass spends the machine's cores. The two sound choices never
+/// oversubscribe: several images at once each with single-threaded BLAS, or one chunk at
+/// a time with multi-threaded BLAS. `batchParallel` measured faster here (see ViTBench
+/// and the report: every non-GEMM pass runs on both cores too, and OpenBLAS's single-
+/// thread sgemm is more efficient per core than its 2-thread split).
+public struct ViTThreading: Sendable, Equatable {
+    /// Images processed concurrently, each on its own thread (BLAS is set to 1 thread).
+    public var imageWorkers: Int
+    /// BLAS threads when `imageWorkers` is 1, and for a leftover chunk that has no partner.
+    public var blasThreads: Int
+    /// Images whose tokens are stacked into each GEMM (larger M for the linear layers).
+    public var imagesPerChunk: Int
+
+    public init(imageWorkers: Int, blasThreads: Int, imagesPerChunk: Int) {
+        self.imageWorkers = max(1, imageWorkers)
+        self.blasThreads = max(1, blasThreads)
+        self.imagesPerChunk = max(1, imagesPerChunk)
+    }
+
+    /// One image per core, BLAS single-threaded.
+    public static func batchParallel(cores: Int = 2) -> ViTThreading {
+        ViTThreading(imageWorkers: cores, blasThreads: cores, imagesPerChunk: 1)
+    }
+    /// One chunk at a time, BLAS on all cores.
+    public static func blasParallel(cores: Int = 2, imagesPerChunk: Int = 1) -> ViTThreading {
+        ViTThreading(imageWorkers: 1, blasThreads: cores, imagesPerChunk: imagesPerChunk)
+    }
+}
+
+/// A DINO Vision Transformer backbone (METHOD.md step 2): output of the last block after
+/// the final LayerNorm; global = class token, local = the patch-token grid.
+public struct ViT: Backbone {
+    public let weights: ViTWeights
+    public var threading: ViTThreading
+
+    public init(weights: ViTWeights, threading: ViTThreading = .batchParallel()) {
+        self.weights = weights
+        self.threading = threading
+    }
+
+    public var config: ViTConfig { weights.config }
+    public var name: String { config.name }
+    public var inputSize: Int { config.trainedInputSize }
+    /// DINO was trained on ImageNet-normalised inputs (METHOD.md step 1).
+    public var mean: [Float] { [0.485, 0.456, 0.406] }
+    public var std: [Float] { [0.229, 0.224, 0.225] }
+    public var globalDim: Int { config.dim }
+    public var localDim: Int { config.dim }
+
+    /// The patch embedding is a stride-`patchSize` convolution: a trailing partial patch is dropped.
+    public func gridSize(forInput side: Int) -> (height: Int, width: Int) {
+        (side / config.patchSize, side / config.patchSize)
+    }
+
+    public func forward(_ images: [Float], batch: Int, side: Int) throws -> BackboneFeatures {
+        let cfg = config
+        guard batch >= 0 else { throw BackboneError("\(name): batch \(batch) is negative") }
+        guard side >= cfg.patchSize else {
+            throw BackboneError("\(name): input side \(side) is smaller than the patch size \(cfg.patchSize)")
+        }
+        guard images.count == batch * 3 * side * side else {
+            throw BackboneError("\(name): images hold \(images.count) values, expected batch \(batch) × 3 × \(side) × \(side) = \(batch * 3 * side * side)")
+        }
+        let g = side / cfg.patchSize
+        let d = cfg.dim
+        var global = [Float](repeating: 0, count: batch * d)
+        var local = [Float](repeating: 0, count: batch * g * g * d)
+        if batch == 0 {
+            return BackboneFeatures(batch: 0, globalDim: d, localDim: d, gridHeight: g, gridWidth: g, global: [], local: [])
+        }
+        let pos = weights.storage.withUnsafeBufferPointer { w in
+            ViTPositionEmbedding.resized(w.baseAddress! + weights.layout.posEmbed, trainedGrid: cfg.trainedGrid, grid: g, dim: d)
+        }
+        let chunk = min(threading.imagesPerChunk, batch)
+        let chunkCount = (batch + chunk - 1) / chunk
+        let workers = min(threading.imageWorkers, chunkCount)
+        let parallelChunks = workers > 1 ? (chunkCount / workers) * workers : 0
+        let savedThreads = BLAS.threads
+        defer { BLAS.threads = savedThreads }
+
+        weights.storage.withUnsafeBufferPointer { w in
+            images.withUnsafeBufferPointer { img in
+                pos.withUnsafeBufferPointer { p in
+                    global.withUnsafeMutableBufferPointer { gOut in
+                        local.withUnsafeMutableBufferPointer { lOut in
+                            let pass = ViTForwardPass(
+                                config: cfg, layout: weights.layout, weights: w.baseAddress!, pos: p.baseAddress!,
+                                images: img.baseAddress!, side: side, grid: g,
+                                global: gOut.baseAddress!, local: lOut.baseAddress!)
+                            if parallelChunks > 0 {
+                                BLAS.threads = 1
+                                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                                    let ws = ViTWorkspace(config: cfg, grid: g, images: chunk)
+                                    var c = worker
+                                    while c < parallelChunks { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws); c += workers }
+                                }
+                            }
+                            if parallelChunks < chunkCount {
+                                BLAS.threads = threading.blasThreads
+                                let ws = ViTWorkspace(config: cfg, grid: g, images: chunk)
+                                for c in parallelChunks..<chunkCount { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return BackboneFeatures(batch: batch, globalDim: d, localDim: d, gridHeight: g, gridWidth: g,
+                                global: global, local: local)
+    }
+}
