@@ -1,0 +1,67 @@
+/// A trained (frozen) Local-Net φ: patch features → anomaly scores in (0, 1)
+/// (METHOD.md "Infer"). This is what inference, the eval helper's maps and the Stages
+/// layer use; training mutates `LocalNetParameters` inside the trainer instead.
+public struct LocalNet: PatchScorer {
+    public let parameters: LocalNetParameters
+    /// Rows scored per GEMM chain: large enough for BLAS efficiency, small enough that
+    /// the activations stay modest (4096 × (D + 1024 + 128) floats ≈ 44 MB for D = 1536).
+    public var chunkRows = 4096
+
+    public init(parameters: LocalNetParameters) { self.parameters = parameters }
+
+    public var shape: LocalNetShape { parameters.shape }
+    public var dimension: Int { parameters.shape.dimension }
+
+    public func scorePatches(_ features: UnsafePointer<Float>, count: Int, into scores: UnsafeMutablePointer<Float>) throws {
+        try forEachChunk(features, count: count) { ws, start, n in
+            (scores + start).update(from: ws.scores, count: n)
+        }
+    }
+
+    /// Scores and adapted features φ_a(f) (count × D) in one pass: the memory bank needs
+    /// the adapted features and the image scores from the same forward.
+    public func scoreAndAdapt(_ features: UnsafePointer<Float>, count: Int,
+                              scores: UnsafeMutablePointer<Float>, adapted: UnsafeMutablePointer<Float>) throws {
+        let d = dimension
+        try forEachChunk(features, count: count) { ws, start, n in
+            (scores + start).update(from: ws.scores, count: n)
+            (adapted + start * d).update(from: ws.adapted, count: n * d)
+        }
+    }
+
+    private func forEachChunk(_ features: UnsafePointer<Float>, count: Int,
+                              _ body: (LocalNetWorkspace, Int, Int) -> Void) throws {
+        guard count >= 0 else { throw LocalNetError("LocalNet.scorePatches: negative patch count \(count)") }
+        guard count > 0 else { return }
+        let ws = LocalNetWorkspace(shape: shape, capacity: min(count, max(1, chunkRows)), withBackward: false)
+        let d = dimension
+        parameters.values.withUnsafeBufferPointer { p in
+            var start = 0
+            while start < count {
+                let n = min(ws.capacity, count - start)
+                LocalNetPass.forward(parameters: p.baseAddress!, shape: shape, x: features + start * d, rows: n, into: ws)
+                body(ws, start, n)
+                start += n
+            }
+        }
+    }
+
+    /// Loads weights saved by `save(to:)` or by the official implementation's
+    /// state_dict converted to safetensors.
+    public init(contentsOf url: URL) throws {
+        self.init(parameters: try LocalNetParameters(tensors: SafeTensors.read(url), source: url.path))
+    }
+
+    /// Writes the eight tensors under their official names (safetensors, F32).
+    public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        try SafeTensors.write(parameters.namedTensors, metadata: metadata, to: url)
+    }
+}
+
+/// Misuse of Local-Net with a message that names what was expected.
+public struct LocalNetError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+import Foundation

@@ -1,0 +1,154 @@
+/// FUN-AD training of Local-Net φ (METHOD.md "One training iteration", paper Alg. 1).
+/// Sees only a `PatchFeatureSource` (never labels). One iteration:
+///  1. rebuild the IRMB bank if the schedule says so (full scoring pass, policy, gather);
+///  2. clean forward of the B×P batch; exact 2-NN of the adapted features in the bank
+///     with the query's own bank copy excluded; official zero rule → distances;
+///  3. pseudo-label policy → labels and ambiguous set;
+///  4. mutual nearest pairs among the batch's adapted features;
+///  5. Gaussian perturbation of the ambiguous raw features, forward of those copies;
+///  6. L = balanced BCE + λ·L_MS, one backward over clean + perturbed rows, RMSProp.
+/// Image-level mode (semantic anomalies) is a source with one patch per image (P = 1).
+/// Determinism: one generator, fixed draw order, fixed BLAS threads → same weights.
+public struct FunADTrainer: Sendable {
+    public let configuration: TrainerConfiguration
+
+    public init(configuration: TrainerConfiguration) { self.configuration = configuration }
+
+    /// The network shape this configuration trains on `source`.
+    public func shape(for source: any PatchFeatureSource) -> LocalNetShape {
+        LocalNetShape(dimension: source.dimension, hidden1: configuration.hidden1, hidden2: configuration.hidden2)
+    }
+
+    /// A fresh state (PyTorch-default init from the configured seed).
+    public func initialState(for source: any PatchFeatureSource) -> TrainerState {
+        TrainerState(shape: shape(for: source), seed: configuration.seed, optimizer: configuration.optimizer)
+    }
+
+    /// Trains from `state` (nil = fresh) to `configuration.epochs`. After every
+    /// `checkpointEveryEpochs` epochs `checkpoint` receives the full state (write it with
+    /// `TrainerCheckpoint.write`); an error it throws stops training and is rethrown.
+    /// `progress` is called after every iteration, `epochFinished` after every epoch.
+    public func train(
+        source: any PatchFeatureSource,
+        from state: TrainerState? = nil,
+        checkpoint: ((TrainerState) throws -> Void)? = nil,
+        epochFinished: ((EpochStatistics) -> Void)? = nil,
+        progress: ((TrainingProgress) -> Void)? = nil
+    ) throws -> TrainingResult {
+        let c = configuration
+        let n = source.imageCount, p = source.patchesPerImage, d = source.dimension
+        try c.validate(imageCount: n, patchesPerImage: p, dimension: d)
+        var st = state ?? initialState(for: source)
+        guard st.parameters.shape == shape(for: source) else {
+            throw TrainingError("training state: network shape \(st.parameters.shape) does not match the feature set (dimension \(d)) and configured head \(c.hidden1)-\(c.hidden2)")
+        }
+        let b = c.batchSize
+        let itersPerEpoch = n / b
+        let pb = c.patchSubsampling.batchPatches ?? p
+        let rows = b * pb
+        let step = TrainingStep(shape: st.parameters.shape, rows: rows)
+        let builder = MemoryBankBuilder(source: source, policy: c.bankSelection, bankPatches: c.patchSubsampling.bankPatches)
+        let adaptedStore = UnsafeMutablePointer<Float>.allocate(capacity: n * p * d)
+        defer { adaptedStore.deallocate() }
+        let imageBuffer = UnsafeMutablePointer<Float>.allocate(capacity: p * d)
+        defer { imageBuffer.deallocate() }
+        var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
+        var excluded = [Int32](repeating: -1, count: rows)
+
+        while st.epochsCompleted < c.epochs {
+            let epoch = st.epochsCompleted
+            let order = st.rng.permutation(n)
+            var sums = (loss: 0.0, bce: 0.0, ms: 0.0, bank: 0.0, share: 0.0, pairs: 0.0)
+            for it in 0..<itersPerEpoch {
+                // 1. IRMB.
+                var refreshed = false
+                if st.bank == nil || c.bankRefresh.isDue(globalIteration: st.iterations, iterationInEpoch: it) {
+                    let bank = try builder.build(parameters: st.parameters, adaptedStore: adaptedStore, rng: &st.rng)
+                    st.bank = bank
+                    bankLookup = bank.rowLookup(patchesPerImage: p)
+                    st.bankRecords.append(BankRefreshRecord(iteration: st.iterations, epoch: epoch, imageCount: bank.imageIndices.count,
+                                                            patchCount: bank.rowCount, imageIndices: bank.imageIndices))
+                    refreshed = true
+                }
+                let bank = st.bank!
+                // Batch: images order[it·B ..< (it+1)·B], patch positions (all, or a shared random subset).
+                let images = Array(order[(it * b)..<((it + 1) * b)])
+                let positions = pb < p ? st.rng.sample(Array(0..<p), count: pb).sorted() : Array(0..<p)
+                for (k, image) in images.enumerated() {
+                    if pb == p {
+                        try source.patchFeatures(ofImage: image, into: step.inputs + k * p * d)
+                    } else {
+                        try source.patchFeatures(ofImage: image, into: imageBuffer)
+                        for (jj, j) in positions.enumerated() {
+                            (step.inputs + (k * pb + jj) * d).update(from: imageBuffer + j * d, count: d)
+                        }
+                    }
+                    for (jj, j) in positions.enumerated() { excluded[k * pb + jj] = bankLookup[image * p + j] ?? -1 }
+                }
+                // 2. Clean forward and nearest-bank distances.
+                step.forwardClean(parameters: st.parameters, rows: rows)
+                let nn = bank.features.withUnsafeBufferPointer { m in
+                    excluded.withUnsafeBufferPointer { ex in
+                        NearestNeighbours.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
+                                                 bankCount: bank.rowCount, dimension: d, excluded: ex.baseAddress)
+                    }
+                }
+                let distances = NearestBankDistance.distances(nn, zeroBelow: c.zeroDistanceBelow)
+                // 3. Pseudo-labels.
+                let assignment = c.pseudoLabels.assign(distances: distances)
+                guard assignment.labels.count == rows else {
+                    throw TrainingError("pseudo-label policy '\(c.pseudoLabels.summary)' returned \(assignment.labels.count) labels for \(rows) patches")
+                }
+                // 4. Mutual pairs among the clean adapted features.
+                let pairs = c.mutualSmoothness
+                    ? NearestNeighbours.mutualPairs(step.workspace.adapted, count: rows, dimension: d)
+                    : MutualPairs(first: [], second: [])
+                // 5. Perturbation of ambiguous raw features.
+                var perturbed: [Int] = []
+                if c.perturbation && !assignment.ambiguous.isEmpty {
+                    perturbed = assignment.ambiguous
+                    for r in perturbed where !(0..<rows).contains(r) {
+                        throw TrainingError("pseudo-label policy '\(c.pseudoLabels.summary)' marked patch \(r) ambiguous; expected 0..<\(rows)")
+                    }
+                    let sigma = GaussianPerturbation.sigma(step.inputs, images: b, patches: pb, dimension: d)
+                    GaussianPerturbation.perturb(step.inputs, rows: perturbed, sigma: sigma, dimension: d,
+                                                 into: step.inputs + rows * d, rng: &st.rng)
+                }
+                // 6. Loss, backward, RMSProp.
+                let loss = step.lossAndGradients(parameters: st.parameters, rows: rows, labels: assignment.labels,
+                                                 perturbedRows: perturbed, pairs: pairs, lambda: c.lambda,
+                                                 reduction: c.mutualSmoothnessReduction)
+                let count = st.parameters.values.count
+                st.parameters.values.withUnsafeMutableBufferPointer { w in
+                    step.gradients.withUnsafeBufferPointer { g in
+                        st.optimizer.step(parameters: w.baseAddress!, gradients: g.baseAddress!, count: count)
+                    }
+                }
+                guard loss.total.isFinite else {
+                    throw TrainingError("training diverged: loss \(loss.total) at epoch \(epoch), iteration \(it)")
+                }
+                let anomalies = assignment.labels.reduce(0) { $0 + Int($1) }
+                let share = Float(anomalies) / Float(rows)
+                sums.loss += Double(loss.total); sums.bce += Double(loss.bce); sums.ms += Double(loss.mutualSmoothness)
+                sums.bank += Double(bank.imageIndices.count); sums.share += Double(share); sums.pairs += Double(pairs.count)
+                progress?(TrainingProgress(
+                    epoch: epoch, epochs: c.epochs, iteration: it, iterationsPerEpoch: itersPerEpoch,
+                    globalIteration: st.iterations, totalIterations: c.epochs * itersPerEpoch, loss: loss,
+                    bankImages: bank.imageIndices.count, bankPatches: bank.rowCount, pseudoAnomalyShare: share,
+                    perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed))
+                st.iterations += 1
+            }
+            let m = Double(max(1, itersPerEpoch))
+            let stats = EpochStatistics(epoch: epoch, loss: Float(sums.loss / m), bce: Float(sums.bce / m),
+                                        mutualSmoothness: Float(sums.ms / m), bankImages: Float(sums.bank / m),
+                                        pseudoAnomalyShare: Float(sums.share / m), mutualPairs: Float(sums.pairs / m))
+            st.epochStatistics.append(stats)
+            st.epochsCompleted += 1
+            epochFinished?(stats)
+            if c.checkpointEveryEpochs > 0, st.epochsCompleted % c.checkpointEveryEpochs == 0, let checkpoint {
+                try checkpoint(st)
+            }
+        }
+        return TrainingResult(model: LocalNet(parameters: st.parameters), state: st, departuresFromPaper: c.departuresFromPaper)
+    }
+}

@@ -1,0 +1,126 @@
+/// When the IRMB memory bank is rebuilt from a full scoring pass (METHOD.md step 1).
+/// The paper and official code rebuild it every iteration; the others are cheaper
+/// schedules that the run record must name as departures.
+public enum BankRefreshSchedule: Sendable, Equatable, Codable {
+    case everyIteration
+    case everyEpoch
+    case everyIterations(Int)
+
+    func isDue(globalIteration: Int, iterationInEpoch: Int) -> Bool {
+        switch self {
+        case .everyIteration: return true
+        case .everyEpoch: return iterationInEpoch == 0
+        case .everyIterations(let n): return globalIteration % max(1, n) == 0
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case .everyIteration: return "every iteration"
+        case .everyEpoch: return "once per epoch"
+        case .everyIterations(let n): return "every \(n) iterations"
+        }
+    }
+}
+
+/// Optional patch subsampling for huge sets (not in the paper): each iteration uses
+/// `batchPatches` random patch positions (the same positions for every image of the
+/// batch, so that the per-position std of the perturbation stays defined), and each
+/// bank image contributes `bankPatches` random patches. nil = all patches.
+public struct PatchSubsampling: Sendable, Equatable, Codable {
+    public var batchPatches: Int?
+    public var bankPatches: Int?
+    public init(batchPatches: Int? = nil, bankPatches: Int? = nil) {
+        self.batchPatches = batchPatches
+        self.bankPatches = bankPatches
+    }
+}
+
+/// Every knob of FUN-AD training (METHOD.md "One training iteration"); defaults are
+/// the paper's (and, where the paper is silent, the official code's).
+public struct TrainerConfiguration: Sendable {
+    public var epochs = 1500
+    /// Images per mini-batch; shuffled each epoch, last partial batch dropped.
+    public var batchSize = 32
+    public var optimizer = RMSPropConfiguration()
+    /// λ of L = L_BCE + λ·L_MS.
+    public var lambda: Float = 2.5
+    /// Ablation switch: L_MS off.
+    public var mutualSmoothness = true
+    public var mutualSmoothnessReduction: MutualSmoothnessReduction = .halfMean
+    /// Ablation switch: no Gaussian perturbation ε.
+    public var perturbation = true
+    /// Squared nearest-bank distances below this count as 0 (official 1e-2).
+    public var zeroDistanceBelow: Float = 1e-2
+    public var bankRefresh: BankRefreshSchedule = .everyIteration
+    public var bankSelection: any BankSelectionPolicy = PaperBankSelection()
+    public var pseudoLabels: any PseudoLabelPolicy = PaperPseudoLabelPolicy()
+    public var patchSubsampling = PatchSubsampling()
+    /// Head sizes (paper: 1024, 128).
+    public var hidden1 = 1024
+    public var hidden2 = 128
+    /// Seeds the initialisation, shuffles, bank draws and perturbations.
+    public var seed: UInt64 = 0
+    /// Calls the checkpoint handler after every this many epochs (0 = never).
+    public var checkpointEveryEpochs = 0
+
+    public init() {}
+
+    /// Every setting that departs from the paper (and from the official code where the
+    /// paper is silent), in words for the run record. The default configuration lists
+    /// one: the official code's ½ in L_MS.
+    public var departuresFromPaper: [String] {
+        var out: [String] = []
+        if epochs != 1500 { out.append("epochs \(epochs) (paper: 1500)") }
+        if batchSize != 32 { out.append("batch size \(batchSize) images (paper: 32)") }
+        let o = optimizer, p = RMSPropConfiguration()
+        if o != p {
+            out.append("RMSProp lr \(o.learningRate) momentum \(o.momentum) alpha \(o.alpha) eps \(o.epsilon) (paper: lr 2e-05, momentum 0.2, alpha 0.99, eps 1e-08)")
+        }
+        if lambda != 2.5 { out.append("lambda \(lambda) (paper: 2.5)") }
+        if !mutualSmoothness { out.append("mutual-smoothness loss disabled (ablation)") }
+        else if mutualSmoothnessReduction == .halfMean {
+            out.append("L_MS = half the mean |phi(a) - phi(b)| over mutual pairs (official code; paper Eq. 29 has the mean)")
+        }
+        if !perturbation { out.append("Gaussian perturbation of ambiguous features disabled (ablation)") }
+        if zeroDistanceBelow != 1e-2 { out.append("distances below \(zeroDistanceBelow) count as 0 (official: 1e-2)") }
+        if bankRefresh != .everyIteration { out.append("memory bank rebuilt \(bankRefresh.summary) (paper: every iteration)") }
+        if !bankSelection.isPaperDefault { out.append("bank selection: \(bankSelection.summary)") }
+        if !pseudoLabels.isPaperDefault { out.append("pseudo-labels: \(pseudoLabels.summary)") }
+        if let n = patchSubsampling.batchPatches { out.append("batch uses \(n) random patch positions per iteration (paper: all)") }
+        if let n = patchSubsampling.bankPatches { out.append("bank keeps \(n) random patches per image (paper: all)") }
+        if hidden1 != 1024 || hidden2 != 128 { out.append("head \(hidden1)-\(hidden2)-1 (paper: 1024-128-1)") }
+        return out
+    }
+
+    /// Checks the configuration against the feature set; messages name the field.
+    func validate(imageCount: Int, patchesPerImage: Int, dimension: Int) throws {
+        func fail(_ s: String) -> TrainingError { TrainingError("training configuration: \(s)") }
+        guard epochs >= 0 else { throw fail("epochs must be ≥ 0, got \(epochs)") }
+        guard batchSize >= 1 else { throw fail("batchSize must be ≥ 1, got \(batchSize)") }
+        guard imageCount >= batchSize else {
+            throw fail("the feature set has \(imageCount) images, fewer than batchSize \(batchSize) (the last partial batch is dropped, so no iteration would run); lower batchSize")
+        }
+        guard patchesPerImage >= 1, dimension >= 1 else {
+            throw fail("the feature set has \(patchesPerImage) patches per image of dimension \(dimension); expected both ≥ 1")
+        }
+        guard lambda >= 0, lambda.isFinite else { throw fail("lambda must be a finite number ≥ 0, got \(lambda)") }
+        guard hidden1 >= 1, hidden2 >= 1 else { throw fail("hidden sizes must be ≥ 1, got \(hidden1), \(hidden2)") }
+        guard checkpointEveryEpochs >= 0 else { throw fail("checkpointEveryEpochs must be ≥ 0, got \(checkpointEveryEpochs)") }
+        if case .everyIterations(let n) = bankRefresh, n < 1 {
+            throw fail("bank refresh every \(n) iterations; expected ≥ 1")
+        }
+        for (name, v) in [("patchSubsampling.batchPatches", patchSubsampling.batchPatches),
+                          ("patchSubsampling.bankPatches", patchSubsampling.bankPatches)] {
+            if let v, !(1...patchesPerImage).contains(v) {
+                throw fail("\(name) = \(v); expected 1...\(patchesPerImage) (patches per image)")
+            }
+        }
+    }
+}
+
+/// A training failure with a message naming the field or file and what was expected.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
