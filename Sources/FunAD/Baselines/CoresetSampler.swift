@@ -1,0 +1,124 @@
+/// PatchCore's approximate greedy coreset (Roth et al. 2022, §3.2; the reference
+/// `ApproximateGreedyCoresetSampler`): project features to a low dimension with a random
+/// linear map, start from the mean distance to a few random anchor points, then repeatedly
+/// take the point farthest from the selected set and update every point's distance to
+/// the set with its distance to the newcomer. Distances are Euclidean (not squared), as
+/// in the reference, because the anchor initialisation averages them.
+///
+/// All draws come from one `SplitMix64(seed)`, in this order: the projection matrix
+/// (row-major, uniform in ±1/√D, PyTorch's default Linear init range) only when
+/// D > projectionDimension, then the anchors (`nextIndex(below: N)`, redrawing repeats).
+public struct CoresetSampler: Sendable {
+    public var fraction: Double
+    public var projectionDimension: Int = 128
+    public var startPoints: Int = 10
+    public var seed: UInt64
+
+    public init(fraction: Double, projectionDimension: Int = 128, startPoints: Int = 10, seed: UInt64) {
+        self.fraction = fraction; self.projectionDimension = projectionDimension
+        self.startPoints = startPoints; self.seed = seed
+    }
+
+    /// Number of points kept out of n: Int(n · fraction), at least 1.
+    public func targetCount(of n: Int) -> Int { max(1, min(n, Int(Double(n) * fraction))) }
+
+    /// The projection matrix (projectionDimension × D), or nil when D is small enough.
+    func projection(dimension d: Int, rng: inout SplitMix64) -> [Float]? {
+        guard d > projectionDimension else { return nil }
+        let bound = 1 / Double(d).squareRoot()
+        return (0..<(projectionDimension * d)).map { _ in Float((rng.nextUnit() * 2 - 1) * bound) }
+    }
+
+    /// Greedy selection on already projected points (n × k): the indices in pick order.
+    static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int) -> [Int] {
+        var minDist = [Float](repeating: 0, count: n)
+        var scratch = [Float](repeating: 0, count: n)
+        points.withUnsafeBufferPointer { p in
+            // Mean distance to the anchors.
+            for a in anchors {
+                distances(p.baseAddress!, n: n, k: k, to: a, into: &scratch)
+                for i in 0..<n { minDist[i] += scratch[i] }
+            }
+            let inv = 1 / Float(anchors.count)
+            for i in 0..<n { minDist[i] *= inv }
+        }
+        var picks = [Int](); picks.reserveCapacity(target)
+        points.withUnsafeBufferPointer { p in
+            for _ in 0..<target {
+                var best = 0, bestD = -Float.infinity
+                for i in 0..<n where minDist[i] > bestD { bestD = minDist[i]; best = i }
+                picks.append(best)
+                distances(p.baseAddress!, n: n, k: k, to: best, into: &scratch)
+                for i in 0..<n { minDist[i] = min(minDist[i], scratch[i]) }
+            }
+        }
+        return picks
+    }
+
+    /// out[i] = ‖p_i − p_j‖ over k dims.
+    static func distances(_ p: UnsafePointer<Float>, n: Int, k: Int, to j: Int, into out: inout [Float]) {
+        let c = p + j * k
+        out.withUnsafeMutableBufferPointer { o in
+            if k % 8 == 0 {
+                let c8 = UnsafeRawPointer(c)
+                for i in 0..<n {
+                    let row = UnsafeRawPointer(p + i * k)
+                    var acc = SIMD8<Float>()
+                    for t in stride(from: 0, to: k, by: 8) {
+                        let diff = row.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                            - c8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                        acc += diff * diff
+                    }
+                    o[i] = acc.sum().squareRoot()
+                }
+            } else {
+                for i in 0..<n {
+                    var s: Float = 0
+                    for t in 0..<k { let v = p[i * k + t] - c[t]; s += v * v }
+                    o[i] = s.squareRoot()
+                }
+            }
+        }
+    }
+
+    /// Selects coreset members among all patches of `features`, as flat patch indices
+    /// (image · P + patch) in pick order. Only the projected features (N × 128) are held.
+    public func select(from features: some PatchFeatureSource) throws -> [Int] {
+        guard fraction > 0, fraction <= 1 else {
+            throw InferenceError("patchcore: coreset fraction \(fraction) must be in (0, 1]")
+        }
+        guard startPoints > 0, projectionDimension > 0 else {
+            throw InferenceError("patchcore: start points and projection dimension must be positive")
+        }
+        let p = features.patchesPerImage, d = features.dimension
+        let n = features.imageCount * p
+        guard n > 0 else { throw InferenceError("patchcore: no training patches") }
+        var rng = SplitMix64(seed: seed)
+        let proj = projection(dimension: d, rng: &rng)
+        let k = proj == nil ? d : projectionDimension
+        var projected = [Float](repeating: 0, count: n * k)
+        var buf = [Float](repeating: 0, count: p * d)
+        for img in 0..<features.imageCount {
+            try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: img, into: $0.baseAddress!) }
+            if let proj {
+                // projected[img] (p × k) = buf (p × d) · projᵀ (d × k)
+                buf.withUnsafeBufferPointer { b in
+                    proj.withUnsafeBufferPointer { w in
+                        projected.withUnsafeMutableBufferPointer { out in
+                            BLAS.gemm(b.baseAddress!, w.baseAddress!, out.baseAddress! + img * p * k, m: p, n: k, k: d, transB: true)
+                        }
+                    }
+                }
+            } else {
+                projected.replaceSubrange((img * p * k)..<((img + 1) * p * k), with: buf)
+            }
+        }
+        var anchors = [Int]()
+        let anchorCount = min(startPoints, n)
+        while anchors.count < anchorCount {
+            let a = rng.nextIndex(below: n)
+            if !anchors.contains(a) { anchors.append(a) }
+        }
+        return Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A one-class baseline on the same features (PatchCore, Roth et al. 2022): a memory
+/// bank of training patches (all, or a greedy coreset), and patch score = Euclidean
+/// distance to the nearest bank patch. Image score = max patch score, as for FUN-AD
+/// (`Inference.run`); PatchCore's optional image-score reweighting by the neighbourhood
+/// density of the nearest bank patch is NOT applied.
+///
+/// On contaminated training sets the bank holds the training anomalies too, which is
+/// why FUN-AD's paper compares against it (METHOD.md "The problem").
+public struct PatchCore: PatchScorer {
+    public let dimension: Int
+    public let bankSize: Int
+    /// bankSize × dimension, row-major.
+    public var bank: [Float] { search.bank }
+    let search: NearestNeighbourSearch
+
+    public init(bank: [Float], dimension: Int) throws {
+        guard dimension > 0, !bank.isEmpty, bank.count % dimension == 0 else {
+            throw InferenceError("patchcore: a bank of \(bank.count) values is not a non-empty multiple of dimension \(dimension)")
+        }
+        guard bank.allSatisfy(\.isFinite) else { throw InferenceError("patchcore: the bank holds non-finite values") }
+        self.dimension = dimension
+        bankSize = bank.count / dimension
+        search = NearestNeighbourSearch(bank: bank, count: bankSize, dimension: dimension)
+    }
+
+    /// Builds the bank from every training patch, or from a coreset of them when
+    /// `coreset` is given (its fraction < 1).
+    public static func fit(features: some PatchFeatureSource, coreset: CoresetSampler?) throws -> PatchCore {
+        let p = features.patchesPerImage, d = features.dimension
+        var bank = [Float]()
+        var buf = [Float](repeating: 0, count: p * d)
+        if let coreset, coreset.fraction < 1 {
+            let picks = try coreset.select(from: features)
+            // Gather the picked patches image by image (bank order = pick order).
+            var byImage = [Int: [(slot: Int, patch: Int)]]()
+            for (slot, flat) in picks.enumerated() { byImage[flat / p, default: []].append((slot, flat % p)) }
+            bank = [Float](repeating: 0, count: picks.count * d)
+            for img in byImage.keys.sorted() {
+                try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: img, into: $0.baseAddress!) }
+                for (slot, patch) in byImage[img]! {
+                    bank.replaceSubrange((slot * d)..<((slot + 1) * d), with: buf[(patch * d)..<((patch + 1) * d)])
+                }
+            }
+        } else {
+            bank.reserveCapacity(features.imageCount * p * d)
+            for img in 0..<features.imageCount {
+                try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: img, into: $0.baseAddress!) }
+                bank += buf
+            }
+        }
+        return try PatchCore(bank: bank, dimension: d)
+    }
+
+    public func scorePatches(_ features: UnsafePointer<Float>, count: Int, into scores: UnsafeMutablePointer<Float>) throws {
+        search.nearest(features, count: count, minDistance2: scores)
+        for i in 0..<count { scores[i] = scores[i].squareRoot() }
+    }
+
+    /// Saved as safetensors: tensor "bank" [M, D], metadata {"model": "patchcore"}.
+    public func save(to url: URL) throws {
+        try SafeTensors.write(["bank": WeightTensor(shape: [bankSize, dimension], values: bank)],
+                              metadata: ["model": "patchcore", "format": "funad-patchcore/1"], to: url)
+    }
+
+    public static func load(from url: URL) throws -> PatchCore {
+        let tensors = try SafeTensors.read(url)
+        guard let b = tensors["bank"], b.shape.count == 2 else {
+            throw InferenceError("\(url.path): expected a 2-d tensor 'bank' [M, D] in a PatchCore file")
+        }
+        do { return try PatchCore(bank: b.values, dimension: b.shape[1]) } catch let e as InferenceError {
+            throw InferenceError("\(url.path): \(e.description)")
+        }
+    }
+}

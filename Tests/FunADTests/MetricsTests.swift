@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import FunAD
+
+/// AUROC and F1-max against scikit-learn (roc_auc_score; precision_recall_curve → F1,
+/// as anomalib's F1Max) on random and tie-heavy data. Tolerance 1e-9 (the issue's): the
+/// Swift values are computed exactly in integers, sklearn's in float64.
+@Suite struct MetricsTests {
+    @Test func aurocAndF1MaxMatchScikitLearn() throws {
+        let cases = try EvalFixtures.json("metrics.json")["cases"] as! [String: Any]
+        #expect(cases.count == 4)
+        for (name, any) in cases {
+            let c = any as! [String: Any]
+            let labels = EvalFixtures.ints(c["labels"]).map { $0 == 1 }
+            let r = RankedScores(scores: EvalFixtures.floats(c["scores"]), labels: labels)
+            let auc = try #require(BinaryMetrics.auroc(r).value)
+            let f1 = BinaryMetrics.f1Max(r)
+            print("\(name): AUROC \(auc) (sklearn \(EvalFixtures.double(c["auroc"]))), F1-max \(f1.metric.value!)")
+            #expect(abs(auc - EvalFixtures.double(c["auroc"])) < 1e-9, "\(name)")
+            #expect(abs(f1.metric.value! - EvalFixtures.double(c["f1_max"])) < 1e-9, "\(name)")
+            #expect(f1.threshold == Float(EvalFixtures.double(c["f1_threshold"])), "\(name)")
+        }
+    }
+
+    /// Independent expectation on a million tie-heavy samples: AUROC = Mann–Whitney U/(P·N)
+    /// with mid-ranks for ties, computed here from a comparison sort.
+    @Test func aurocEqualsMannWhitneyOnAMillionTiedSamples() throws {
+        var rng = SplitMix64(seed: 99)
+        let n = 1_000_000
+        var labels = [Bool](), scores = [Float]()
+        for _ in 0..<n {
+            let y = rng.nextUnit() < 0.1
+            labels.append(y)
+            scores.append(Float(Int(rng.nextUnit() * 1000 + (y ? 150 : 0))) / 1000)
+        }
+        let auc = try #require(BinaryMetrics.auroc(RankedScores(scores: scores, labels: labels)).value)
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var rankSumPos = 0.0, i = 0
+        while i < n {
+            var j = i
+            while j + 1 < n && scores[order[j + 1]] == scores[order[i]] { j += 1 }
+            let mid = Double(i + j) / 2 + 1
+            for k in i...j where labels[order[k]] { rankSumPos += mid }
+            i = j + 1
+        }
+        let p = Double(labels.filter { $0 }.count), q = Double(n) - p
+        let u = (rankSumPos - p * (p + 1) / 2) / (p * q)
+        #expect(abs(auc - u) < 1e-9)
+    }
+
+    @Test func singleClassIsUndefinedWithAReason() {
+        let onlyNormal = RankedScores(scores: [0.1, 0.2], labels: [false, false])
+        #expect(BinaryMetrics.auroc(onlyNormal, what: "images") ==
+                .undefined("only normal images (no anomalous ones): AUROC is undefined"))
+        #expect(BinaryMetrics.f1Max(onlyNormal, what: "images").metric.value == nil)
+        let onlyAnomalous = RankedScores(scores: [0.1], labels: [true])
+        #expect(BinaryMetrics.auroc(onlyAnomalous).reason == "only anomalous samples (no normal ones): AUROC is undefined")
+        #expect(BinaryMetrics.f1Max(onlyAnomalous).metric == .defined(1))
+        #expect(BinaryMetrics.rocCurve(onlyAnomalous).isEmpty)
+    }
+
+    @Test func scoreKeysPreserveOrderAndTieSignedZeros() {
+        let values: [Float] = [-.infinity, -3e38, -1, -1e-30, -0.0, 0, 1e-30, 0.5, 1, 3e38, .infinity]
+        let keys = values.map(ScoreKeys.key)
+        #expect(keys[4] == keys[5])
+        for i in 1..<keys.count where i != 5 { #expect(keys[i - 1] < keys[i]) }
+        #expect(keys.map(ScoreKeys.score) == values.map { $0 == 0 ? 0 : $0 })
+        var shuffled = keys.reversed().map { $0 }
+        var payload: [UInt32]? = (0..<UInt32(keys.count)).map { $0 }
+        ScoreKeys.sort(&shuffled, payload: &payload)
+        #expect(shuffled == keys.sorted())
+        #expect(payload!.map { keys.reversed()[Int($0)] } == shuffled)
+    }
+
+    /// sklearn's roc_curve(drop_intermediate=True) on [0.1, 0.4, 0.35, 0.8], y=[0, 0, 1, 1]
+    /// (its documentation example): fpr [0, 0, 0.5, 0.5, 1], tpr [0, 0.5, 0.5, 1, 1].
+    @Test func rocCurveMatchesScikitLearnDocExample() {
+        let r = RankedScores(scores: [0.1, 0.4, 0.35, 0.8], labels: [false, false, true, true])
+        let c = BinaryMetrics.rocCurve(r)
+        #expect(c.map(\.fpr) == [0, 0, 0.5, 0.5, 1])
+        #expect(c.map(\.tpr) == [0, 0.5, 0.5, 1, 1])
+        #expect(c.map(\.threshold) == [.infinity, 0.8, 0.4, 0.35, 0.1])
+        // Downsampling keeps the ends.
+        let d = BinaryMetrics.rocCurve(r, maxPoints: 3)
+        #expect(d.count == 3 && d.first == c.first && d.last == c.last)
+    }
+
+    @Test func mergingSubsetsEqualsRankingTheUnion() {
+        var rng = SplitMix64(seed: 5)
+        let s = (0..<400).map { _ in Float(Int(rng.nextUnit() * 30)) }
+        let y = (0..<400).map { _ in rng.nextUnit() < 0.3 }
+        let whole = RankedScores(scores: s, labels: y)
+        let merged = RankedScores.merge(RankedScores(scores: Array(s[..<150]), labels: Array(y[..<150])),
+                                        RankedScores(scores: Array(s[150...]), labels: Array(y[150...])))
+        #expect(merged.keys == whole.keys && merged.positives == whole.positives && merged.negatives == whole.negatives)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import FunAD
+
+/// PatchCore: blocked BLAS nearest neighbours vs a brute-force Double loop, coreset picks
+/// vs the fixture script's NumPy replay of PatchCore's approximate greedy coreset (same
+/// SplitMix64 draws), determinism, and the save/load round trip.
+@Suite struct PatchCoreTests {
+    func random(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) }
+    }
+
+    /// Spans several query and bank blocks (256 × 2048). Tolerance: relative 1e-4 on the
+    /// distance (float32 cancellation in ‖q‖² + ‖m‖² − 2q·m for distances of order 10).
+    @Test func scoresEqualBruteForceNearestDistance() throws {
+        let d = 24, m = 2500, q = 300
+        let bank = random(m * d, seed: 1), queries = random(q * d, seed: 2)
+        let model = try PatchCore(bank: bank, dimension: d)
+        var scores = [Float](repeating: 0, count: q)
+        try queries.withUnsafeBufferPointer { f in
+            try scores.withUnsafeMutableBufferPointer { try model.scorePatches(f.baseAddress!, count: q, into: $0.baseAddress!) }
+        }
+        var worst = 0.0
+        for i in 0..<q {
+            var best = Double.infinity
+            for j in 0..<m {
+                var s = 0.0
+                for k in 0..<d { let t = Double(queries[i * d + k]) - Double(bank[j * d + k]); s += t * t }
+                best = min(best, s)
+            }
+            worst = max(worst, abs(Double(scores[i]) - best.squareRoot()) / best.squareRoot())
+        }
+        print("patchcore NN distance max relative error vs brute force: \(worst)")
+        #expect(worst < 1e-4)
+        // A bank row scores (almost) 0 against itself.
+        var self0: Float = 1
+        try bank.withUnsafeBufferPointer { try model.scorePatches($0.baseAddress! + 7 * d, count: 1, into: &self0) }
+        #expect(self0 < 1e-3)
+    }
+
+    func fixtureFeatures(_ c: [String: Any], _ key: String, _ a: [String: WeightTensor]) -> InMemoryPatchFeatures {
+        let grid = EvalFixtures.ints(c["grid"])
+        return InMemoryPatchFeatures(imageCount: EvalFixtures.ints([c["images"]!])[0], gridHeight: grid[0], gridWidth: grid[1],
+                                     dimension: EvalFixtures.ints([c["dim"]!])[0], values: a["coreset.\(key).features"]!.values)
+    }
+
+    @Test func coresetMatchesTheReferenceReplay() throws {
+        let a = try EvalFixtures.arrays()
+        let cases = try EvalFixtures.json("coreset.json")["cases"] as! [String: Any]
+        for key in ["a", "b"] {
+            let c = cases[key] as! [String: Any]
+            let sampler = CoresetSampler(fraction: EvalFixtures.double(c["fraction"]),
+                                         projectionDimension: EvalFixtures.ints([c["proj"]!])[0],
+                                         startPoints: EvalFixtures.ints([c["start"]!])[0],
+                                         seed: UInt64(EvalFixtures.ints([c["seed"]!])[0]))
+            let features = fixtureFeatures(c, key, a)
+            let picks = try sampler.select(from: features)
+            #expect(picks == EvalFixtures.ints(c["picks"]), "case \(key)")
+            #expect(Set(picks).count == picks.count)
+            // Same seed, same picks; another seed, another start.
+            #expect(try sampler.select(from: features) == picks)
+            var other = sampler; other.seed += 1
+            #expect(try other.select(from: features) != picks)
+        }
+    }
+
+    /// The bank holds exactly the picked patches, in pick order.
+    @Test func fitGathersThePickedPatches() throws {
+        let a = try EvalFixtures.arrays()
+        let c = (try EvalFixtures.json("coreset.json")["cases"] as! [String: Any])["b"] as! [String: Any]
+        let features = fixtureFeatures(c, "b", a)
+        let sampler = CoresetSampler(fraction: 0.2, projectionDimension: 8, startPoints: 3, seed: 123456789)
+        let model = try PatchCore.fit(features: features, coreset: sampler)
+        let picks = EvalFixtures.ints(c["picks"])
+        #expect(model.bankSize == picks.count)
+        let all = features.values, d = 40
+        for (slot, flat) in picks.enumerated() {
+            #expect(Array(model.bank[(slot * d)..<((slot + 1) * d)]) == Array(all[(flat * d)..<((flat + 1) * d)]))
+        }
+        let full = try PatchCore.fit(features: features, coreset: nil)
+        #expect(full.bankSize == 100 && full.bank == all)
+    }
+
+    @Test func saveLoadRoundTripAndBadFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-pc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let model = try PatchCore(bank: random(30 * 6, seed: 4), dimension: 6)
+        let url = dir.appendingPathComponent("patchcore.safetensors")
+        try model.save(to: url)
+        let back = try PatchCore.load(from: url)
+        #expect(back.bank == model.bank && back.dimension == 6 && back.bankSize == 30)
+        let wrong = dir.appendingPathComponent("other.safetensors")
+        try SafeTensors.write(["weights": WeightTensor(shape: [2], values: [1, 2])], to: wrong)
+        do { _ = try PatchCore.load(from: wrong); Issue.record("accepted a file without a bank") } catch let e as InferenceError {
+            #expect(e.description.contains("other.safetensors") && e.description.contains("'bank'"))
+        }
+        #expect(throws: InferenceError.self) { try PatchCore(bank: [1, 2, 3], dimension: 2) }
+        #expect(throws: InferenceError.self) { try CoresetSampler(fraction: 0, seed: 1).select(from: InMemoryPatchFeatures(imageCount: 1, gridHeight: 1, gridWidth: 1, dimension: 1, values: [0])) }
+    }
+}
