@@ -150,6 +150,26 @@ public struct EfficientNetLite: Backbone {
         return specs
     }
 
+    /// The float tensors (name → shape) a state dict of `variant` must hold, in the
+    /// package's key names (the classifier `_fc.*` is not needed and not listed).
+    public static func expectedShapes(_ variant: Variant) -> [String: [Int]] {
+        var shapes: [String: [Int]] = [:]
+        func conv(_ conv: String, _ bn: String, _ shape: [Int]) {
+            shapes[conv + ".weight"] = shape
+            for p in ["weight", "bias", "running_mean", "running_var"] { shapes["\(bn).\(p)"] = [shape[0]] }
+        }
+        let specs = blockSpecs(variant)
+        conv("_conv_stem", "_bn0", [32, 3, 3, 3])
+        for (i, s) in specs.enumerated() {
+            let p = "_blocks.\(i)."
+            if s.expanded != s.input { conv(p + "_expand_conv", p + "_bn0", [s.expanded, s.input, 1, 1]) }
+            conv(p + "_depthwise_conv", p + "_bn1", [s.expanded, 1, s.kernel, s.kernel])
+            conv(p + "_project_conv", p + "_bn2", [s.output, s.expanded, 1, 1])
+        }
+        conv("_conv_head", "_bn1", [1280, specs.last!.output, 1, 1])
+        return shapes
+    }
+
     // MARK: - Loading
 
     /// Loads the weights of `variant` from a PyTorch checkpoint with the package's key names
