@@ -1,0 +1,171 @@
+/// 2-D convolutions over a batch in channel-major layout (C, B, H, W): each channel is
+/// one row of B·H·W values, so a 1×1 convolution of the whole batch is a single GEMM
+/// (C_out×C_in)·(C_in×B·H·W) and an im2col convolution another one, both through OpenBLAS.
+/// Depthwise convolutions (one k×k filter per channel) are direct loops: they are
+/// memory-bound and im2col would only add traffic.
+
+/// Zero padding on each side of a feature map.
+public struct Padding2D: Sendable, Equatable {
+    public var top: Int, bottom: Int, left: Int, right: Int
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        self.top = top; self.bottom = bottom; self.left = left; self.right = right
+    }
+
+    /// The same padding on all sides (PyTorch's `padding=p`).
+    public static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
+
+    /// TensorFlow 'SAME' padding, as efficientnet_lite_pytorch's Conv2dStaticSamePadding:
+    /// output side ceil(in/stride); total padding max((out−1)·stride + k − in, 0), the odd
+    /// pixel going to the bottom/right.
+    public static func same(height: Int, width: Int, kernel: Int, stride: Int) -> Padding2D {
+        func split(_ n: Int) -> (Int, Int) {
+            let out = (n + stride - 1) / stride
+            let total = max((out - 1) * stride + kernel - n, 0)
+            return (total / 2, total - total / 2)
+        }
+        let (t, b) = split(height), (l, r) = split(width)
+        return Padding2D(top: t, bottom: b, left: l, right: r)
+    }
+
+    func outputSize(height: Int, width: Int, kernel: Int, stride: Int) -> (Int, Int) {
+        ((height + top + bottom - kernel) / stride + 1, (width + left + right - kernel) / stride + 1)
+    }
+}
+
+enum ConvKernels {
+    /// Dense convolution via im2col + GEMM.
+    /// input (Ci, B, H, W); weight (Co, Ci, k, k); bias (Co) or nil; output (Co, B, Ho, Wo);
+    /// columns: scratch of Ci·k·k · B·Ho·Wo floats.
+    static func conv2d(
+        input: UnsafePointer<Float>, channels ci: Int, batch: Int, height h: Int, width w: Int,
+        weight: UnsafePointer<Float>, outChannels co: Int, kernel k: Int, stride s: Int, padding pad: Padding2D,
+        bias: UnsafePointer<Float>?, activation: Activation,
+        output: UnsafeMutablePointer<Float>, columns: UnsafeMutablePointer<Float>, workers: Int = 1
+    ) {
+        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
+        let n = batch * ho * wo
+        // columns[(c·k + ky)·k + kx][b, oy, ox] = input[c, b, oy·s − top + ky, ox·s − left + kx] (0 outside)
+        parallelChunks(ci * k * k, workers: workers) { rows in
+            for row in rows {
+                let c = row / (k * k), ky = (row / k) % k, kx = row % k
+                let dst = columns + row * n
+                for b in 0..<batch {
+                    let plane = input + (c * batch + b) * h * w
+                    for oy in 0..<ho {
+                        let iy = oy * s - pad.top + ky
+                        let d = dst + (b * ho + oy) * wo
+                        if iy < 0 || iy >= h { for ox in 0..<wo { d[ox] = 0 }; continue }
+                        let src = plane + iy * w
+                        for ox in 0..<wo {
+                            let ix = ox * s - pad.left + kx
+                            d[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        }
+                    }
+                }
+            }
+        }
+        BLAS.gemm(weight, columns, output, m: co, n: n, k: ci * k * k)
+        ActivationKernels.biasActivate(output, rows: co, cols: n, bias: bias, activation: activation, workers: workers)
+    }
+
+    /// 1×1 convolution, stride 1: output (Co, N) = weight (Co, Ci) · input (Ci, N), N = B·H·W.
+    static func pointwise(
+        input: UnsafePointer<Float>, channels ci: Int, count n: Int,
+        weight: UnsafePointer<Float>, outChannels co: Int,
+        bias: UnsafePointer<Float>?, activation: Activation,
+        output: UnsafeMutablePointer<Float>, workers: Int = 1
+    ) {
+        BLAS.gemm(weight, input, output, m: co, n: n, k: ci)
+        ActivationKernels.biasActivate(output, rows: co, cols: n, bias: bias, activation: activation, workers: workers)
+    }
+
+    /// Depthwise convolution (groups = channels): input (C, B, H, W), weight (C, 1, k, k),
+    /// bias (C) or nil, output (C, B, Ho, Wo). For each output row and each filter tap the
+    /// valid output columns are computed once, so the inner loop is a branch-free axpy
+    /// (contiguous for stride 1, which the compiler vectorises).
+    static func depthwise(
+        input: UnsafePointer<Float>, channels c: Int, batch: Int, height h: Int, width w: Int,
+        weight: UnsafePointer<Float>, kernel k: Int, stride s: Int, padding pad: Padding2D,
+        bias: UnsafePointer<Float>?, activation: Activation,
+        output: UnsafeMutablePointer<Float>, workers: Int = 1
+    ) {
+        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
+        // Valid output column range per kx: ix = ox·s − left + kx ∈ [0, w).
+        var lo = [Int](repeating: 0, count: k), hi = [Int](repeating: 0, count: k)
+        for kx in 0..<k {
+            let off = kx - pad.left
+            lo[kx] = off >= 0 ? 0 : (-off + s - 1) / s
+            hi[kx] = max(lo[kx], min(wo, off >= w ? 0 : (w - 1 - off) / s + 1))
+        }
+        lo.withUnsafeBufferPointer { lo in
+        hi.withUnsafeBufferPointer { hi in
+        parallelChunks(c * batch, workers: workers) { planes in
+            for p in planes {
+                let ch = p / batch
+                let src = input + p * h * w
+                let dst = output + p * ho * wo
+                let wt = weight + ch * k * k
+                let b0 = bias?[ch] ?? 0
+                for oy in 0..<ho {
+                    let d = dst + oy * wo
+                    for ox in 0..<wo { d[ox] = b0 }
+                    for ky in 0..<k {
+                        let iy = oy * s - pad.top + ky
+                        if iy < 0 || iy >= h { continue }
+                        let row = src + iy * w
+                        for kx in 0..<k {
+                            let f = wt[ky * k + kx]
+                            let off = kx - pad.left
+                            let (a, z) = (lo[kx], hi[kx])
+                            if s == 1 {
+                                let r = row + off
+                                for ox in a..<z { d[ox] += f * r[ox] }
+                            } else {
+                                for ox in a..<z { d[ox] += f * row[ox * s + off] }
+                            }
+                        }
+                    }
+                    if activation != .identity { for ox in 0..<wo { d[ox] = activation.apply(d[ox]) } }
+                }
+            }
+        }
+        }
+        }
+    }
+}
+
+/// Batch normalisation folded into the preceding (bias-free) convolution at load time:
+/// BN(conv(x)) = γ·(W∗x − μ)/√(σ²+ε) + β = (W·γ/√(σ²+ε))∗x + (β − μ·γ/√(σ²+ε)).
+public enum BatchNormFolding {
+    /// weight: (Co, …) flat; returns the scaled weight and the bias (Co).
+    public static func fold(weight: [Float], outChannels co: Int, gamma: [Float], beta: [Float],
+                            mean: [Float], variance: [Float], epsilon: Float) -> (weight: [Float], bias: [Float]) {
+        precondition(gamma.count == co && beta.count == co && mean.count == co && variance.count == co && weight.count % co == 0)
+        let per = weight.count / co
+        var w = weight
+        var b = [Float](repeating: 0, count: co)
+        for o in 0..<co {
+            let scale = gamma[o] / (variance[o] + epsilon).squareRoot()
+            for i in 0..<per { w[o * per + i] *= scale }
+            b[o] = beta[o] - mean[o] * scale
+        }
+        return (w, b)
+    }
+}
+
+/// Conversions between the usual image-major layout (B, C, H, W) and the channel-major
+/// layout (C, B, H, W) the convolution kernels use.
+enum ChannelMajor {
+    static func fromBatchMajor(_ x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, into y: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch { for c in 0..<channels {
+            (y + (c * batch + b) * plane).update(from: x + (b * channels + c) * plane, count: plane)
+        } }
+    }
+
+    static func toBatchMajor(_ x: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, into y: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch { for c in 0..<channels {
+            (y + (b * channels + c) * plane).update(from: x + (c * batch + b) * plane, count: plane)
+        } }
+    }
+}
