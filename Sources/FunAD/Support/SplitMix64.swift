@@ -40,6 +40,17 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         }
     }
 
+    /// Same as `nextDouble()`; the name the PatchCore coreset code and its Python replay use.
+    public mutating func nextUnit() -> Double { nextDouble() }
+
+    /// An integer in 0..<n by `next() % n` (the modulo bias, < n/2⁶⁴, is irrelevant at the
+    /// sizes used and keeps the fixture scripts' Python replay a one-liner). Unlike
+    /// `nextInt(below:)`, which is unbiased; the two are not interchangeable for replays.
+    public mutating func nextIndex(below n: Int) -> Int {
+        precondition(n > 0, "SplitMix64.nextIndex: empty range")
+        return Int(next() % UInt64(n))
+    }
+
     /// Standard normal draw (Box–Muller).
     public mutating func nextGaussian() -> Double {
         let u1 = max(nextDouble(), 1e-300), u2 = nextDouble()
