@@ -15,14 +15,17 @@ public enum PerlinNoise {
         let gx = angles.map { cos($0) }, gy = angles.map { sin($0) }   // gradient (axis 0, axis 1)
         let dy = height / resY, dx = width / resX
         let deltaY = Double(resY) / Double(height), deltaX = Double(resX) / Double(width)
-        var out = [Float](repeating: 0, count: height * width)
         @inline(__always) func fade(_ t: Double) -> Double { t * t * t * (t * (t * 6 - 15) + 10) }
+        // Per-column fractions, fades and cells (hoisted out of the pixel loop).
+        let fxs = (0..<width).map { (Double($0) * deltaX).truncatingRemainder(dividingBy: 1) }
+        let txs = fxs.map(fade)
+        var out = [Float](repeating: 0, count: height * width)
         for i in 0..<height {
             let fy = (Double(i) * deltaY).truncatingRemainder(dividingBy: 1)
             let ci = i / dy
             let ty = fade(fy)
             for j in 0..<width {
-                let fx = (Double(j) * deltaX).truncatingRemainder(dividingBy: 1)
+                let fx = fxs[j]
                 let cj = j / dx
                 let g00 = ci * (resX + 1) + cj, g10 = g00 + resX + 1, g01 = g00 + 1, g11 = g10 + 1
                 // DRAEM's grid[...,0] runs along rows (axis 0), grid[...,1] along columns.
@@ -30,7 +33,7 @@ public enum PerlinNoise {
                 let n10 = (fy - 1) * gx[g10] + fx * gy[g10]
                 let n01 = fy * gx[g01] + (fx - 1) * gy[g01]
                 let n11 = (fy - 1) * gx[g11] + (fx - 1) * gy[g11]
-                let tx = fade(fx)
+                let tx = txs[j]
                 let a = n00 + ty * (n10 - n00)
                 let b = n01 + ty * (n11 - n01)
                 out[i * width + j] = Float(2.0.squareRoot() * (a + tx * (b - a)))
