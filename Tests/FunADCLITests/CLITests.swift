@@ -1,1 +1,92 @@
+import Foundation
 import Testing
+
+/// Runs the built `funad` binary as a user would and checks exit codes and messages.
+@Suite struct CLITests {
+    static var funad: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("funad")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ args: [String], in dir: URL) throws -> Result {
+        let p = Process()
+        p.executableURL = Self.funad
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func scratch() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-cli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func invalidWorkflowExitsWithTwoAndOneLinePerProblem() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+        stages:
+          data: {type: lod, with: {format: mtd}}
+          model: {type: train, needs: [features], with: {epochs: many}}
+        """.write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        for command in ["run", "plan", "graph"] {
+            let r = try run([command, "bad.yaml"], in: dir)
+            #expect(r.status == 2)
+            #expect(r.stderr.split(separator: "\n") == [
+                "error: bad.yaml:2:15: stage 'data', field 'type': unknown stage type 'lod' (did you mean 'load'?); known types: demo-data, evaluate, extract, infer, load, patchcore, synthesize, train",
+                "error: bad.yaml:3:27: stage 'model', field 'needs': needs 'features', which is not a stage of this workflow",
+                "error: bad.yaml:3:52: stage 'model', field 'with.epochs': expected integer in 0...1000000, found the string 'many'",
+            ])
+        }
+        // Nothing was created by a run that did not validate.
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".funad").path))
+    }
+
+    @Test func missingFileAndBadUsageExitWithTwo() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = try run(["plan", "nope.yaml"], in: dir)
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "error: cannot read workflow file 'nope.yaml': no such file\n")
+        #expect(try run(["run"], in: dir).status == 2)
+        #expect(try run(["run", "x.yaml", "--jobs", "0"], in: dir).status == 2)
+        #expect(try run(["frobnicate"], in: dir).status == 2)
+        #expect(try run(["weights", "import", "nope.pth", "--arch", "dino_vitb8", "-o", "x.safetensors"], in: dir).status == 2)
+    }
+
+    @Test func failingStageExitsWithOneNamingStageErrorAndLog() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try """
+        name: broken
+        stages:
+          data: {type: load, with: {format: mvtec, root: empty}}
+        """.write(to: dir.appendingPathComponent("w.yaml"), atomically: true, encoding: .utf8)
+        let r = try run(["run", "w.yaml"], in: dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("error: stage 'data' failed: "))
+        #expect(r.stderr.contains("log: ") && r.stderr.contains(".funad/runs/broken/"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".funad/runs/broken/latest/run.json").path))
+    }
+
+    @Test func stagesListingComesFromTheDeclarations() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try run(["stages"], in: dir)
+        #expect(r.status == 0)
+        for type in ["demo-data", "load", "synthesize", "extract", "train", "patchcore", "infer", "evaluate"] {
+            #expect(r.stdout.contains("\n\(type) (v") || r.stdout.hasPrefix("\(type) (v"))
+        }
+        #expect(r.stdout.contains("    epochs: integer in 0...1000000, default 1500 — epochs (paper: 1500)"))
+    }
+}

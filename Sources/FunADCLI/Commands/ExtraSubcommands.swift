@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// Commands beyond the workflow engine's own (weights, demo data, benchmarks).
-let extraSubcommands: [any ParsableCommand.Type] = [BenchCommand.self]
+let extraSubcommands: [any ParsableCommand.Type] = [WeightsCommand.self, BenchCommand.self]
 
 /// Benchmarks of FunAD kernels, added to `funad bench`.
 let extraBenchmarks: [any ParsableCommand.Type] = []

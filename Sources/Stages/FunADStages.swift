@@ -1,9 +1,8 @@
 import Workflow
-import FunAD
 
 /// The stage types funad ships, registered with the workflow engine.
 public enum FunADStages {
     public static var registry: StageRegistry {
-        StageRegistry([])
+        StageRegistry([DemoDataStage(), LoadStage(), SynthesizeStage(), ExtractStage(), TrainStage(), PatchCoreStage(), InferStage(), EvaluateStage()])
     }
 }

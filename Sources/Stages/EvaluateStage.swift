@@ -1,0 +1,101 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// `evaluate`: image AUROC, pixel AUROC, AUPRO and F1-max, overall and per defect type
+/// (METHOD.md step 6), with tables, ROC data and heat-map overlays. The model evaluated
+/// is the one at the end of its configured schedule: nothing here selects a model by its
+/// test score (METHOD.md "Honest evaluation"). When the training history is available it
+/// also reports how many contaminated images the memory bank held (bank purity), from
+/// the load stage's audit — for reporting only.
+struct EvaluateStage: StageType {
+    let declaration = StageDeclaration(
+        type: "evaluate", version: 1,
+        summary: "metrics, tables, ROC curves and heat-map overlays for the test set",
+        consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
+        parameters: [
+            .init("fpr_limit", .double(range: 0.001...1), default: .double(0.3), help: "AUPRO integrates up to this false-positive rate"),
+            .init("mask_threshold", .int(range: 0...254), default: .int(0), help: "mask pixels above this value are defective (MTD masks have soft edges: use 127)"),
+            .init("overlays", .int(range: 0...10_000), default: .int(12), help: "heat-map overlays to write, worst misses, worst false alarms and best detections first"),
+            .init("roc_points", .int(range: 2...1_000_000), default: .int(1000), help: "points kept per ROC curve file"),
+        ])
+
+    func run(_ context: StageContext) async throws {
+        let p = context.parameters
+        let scoresDir = try context.input(Artifact.scores).directory
+        let dataDir = try context.input(Artifact.dataset).directory
+        let scores = try JSONFiles.read(ScoresFile.self, from: scoresDir.appendingPathComponent(ScoresFile.file))
+        let test = try DatasetArtifact.readTest(from: dataDir)
+        guard scores.ids == test.map(\.id) else {
+            throw StageError("the scores (\(scores.ids.count) images) were not made from this dataset's test set (\(test.count) images, other ids or order): check the stages' needs")
+        }
+        let maps = try scores.mapSize.map { _ in try AnomalyMapReader(url: scoresDir.appendingPathComponent(ScoresFile.mapsFile)) }
+        let side = maps?.height ?? 224
+        let preprocessor = try Preprocessor(resize: 256 * side / 224, crop: side, maskThreshold: UInt8(p.int("mask_threshold")))
+        var samples: [EvaluationSample] = []
+        for (i, item) in test.enumerated() {
+            let mask = try item.maskPath.map { try preprocessor.mask(at: $0) }
+            samples.append(EvaluationSample(name: item.id, defectType: item.defectType, isAnomalous: item.label == .anomalous, mask: mask))
+            if i % 32 == 0 { context.progress(i, of: test.count, unit: "masks") }
+        }
+        let result = try Evaluation.evaluate(samples: samples, imageScores: scores.scores, maps: maps,
+                                             options: EvaluationOptions(fprLimit: p.double("fpr_limit"), rocPoints: p.int("roc_points")))
+        try EvaluationReport.write(result, to: context.outputDirectory)
+        context.announce(EvaluationReport.markdown(result).split(separator: "\n").prefix(4).joined(separator: "\n"))
+
+        if let maps, p.int("overlays") > 0 {
+            let dir = context.outputDirectory.appendingPathComponent("overlays")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let range = Overlay.scoreRange(maps)
+            let picks = OverlaySelection.choose(isAnomalous: samples.map(\.isAnomalous), imageScores: scores.scores, count: p.int("overlays"))
+            for (n, pick) in picks.enumerated() {
+                let item = test[pick.index]
+                let image = try preprocessor.image(at: item.path)
+                let planes = try Overlay.render(name: item.id, image: image, mask: samples[pick.index].mask, map: maps.map(pick.index), range: range)
+                let safe = item.id.replacingOccurrences(of: "/", with: "_")
+                try PNGWriter.write(planes, to: dir.appendingPathComponent(String(format: "%02d-%@-%d-%@.png", n + 1, pick.role.rawValue, pick.rank, safe)))
+            }
+            context.record("overlays", picks.count)
+        }
+
+        func value(_ m: MetricValue) -> Any { m.value ?? NSNull() }
+        context.record("image_auroc", value(result.overall.imageAUROC))
+        context.record("pixel_auroc", value(result.overall.pixelAUROC))
+        context.record("aupro", value(result.overall.aupro))
+        context.record("image_f1_max", value(result.overall.imageF1Max.metric))
+        context.record("pixel_f1_max", value(result.overall.pixelF1Max.metric))
+        context.record("test_images", ["normal": result.overall.normalImages, "anomalous": result.overall.anomalousImages])
+
+        if let model = context.optionalInput(Artifact.model),
+           let history = try? JSONFiles.read(TrainingHistory.self, from: model.directory.appendingPathComponent(TrainingHistory.file)) {
+            let audit = try JSONFiles.read(ContaminationAudit.self, from: dataDir.appendingPathComponent(DatasetArtifact.auditFile))
+            let purity = BankPurity.measure(history: history, contaminated: Set(audit.contaminatedTrainingIDs))
+            try JSONFiles.write(purity, to: context.outputDirectory.appendingPathComponent("bank_purity.json"))
+            if let last = purity.refreshes.last {
+                context.announce("memory bank at the last refresh: \(last.images) images, \(last.contaminated) of them defective (the training set holds \(purity.contaminatedInTraining))")
+            }
+            context.record("bank_purity", ["refreshes": purity.refreshes.count,
+                                           "last_images": purity.refreshes.last?.images ?? 0,
+                                           "last_contaminated": purity.refreshes.last?.contaminated ?? 0,
+                                           "contaminated_in_training": purity.contaminatedInTraining])
+        }
+    }
+}
+
+/// How many contaminated training images the IRMB held at each refresh.
+struct BankPurity: Codable {
+    struct Refresh: Codable { var iteration: Int; var epoch: Int; var images: Int; var contaminated: Int }
+    var contaminatedInTraining: Int
+    var trainingImages: Int
+    var refreshes: [Refresh]
+
+    static func measure(history: TrainingHistory, contaminated: Set<String>) -> BankPurity {
+        let flags = history.trainingIDs.map { contaminated.contains($0) }
+        return BankPurity(
+            contaminatedInTraining: flags.filter { $0 }.count, trainingImages: flags.count,
+            refreshes: history.bankRefreshes.map { r in
+                Refresh(iteration: r.iteration, epoch: r.epoch, images: r.imageCount,
+                        contaminated: r.imageIndices.filter { $0 < flags.count && flags[$0] }.count)
+            })
+    }
+}

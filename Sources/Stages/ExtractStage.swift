@@ -1,0 +1,81 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// `extract`: runs a backbone over every training and test image (METHOD.md step 2) and
+/// stores, per image, the global vector and the grid of local vectors in memory-mappable
+/// feature files. The patch feature f_ij = [global ‖ local_j] is built by the consumer
+/// (the feature file's reader), so the global vector is stored once per image, not 784 times.
+struct ExtractStage: StageType {
+    let declaration = StageDeclaration(
+        type: "extract", version: 1,
+        summary: "backbone features (global vector + local grid) for every training and test image",
+        consumes: [Artifact.dataset], produces: [Artifact.features],
+        parameters: [
+            .init("backbone", .choice(BackboneCatalog.names), default: .string("efficientnet_lite0"), help: "feature extractor"),
+            .init("weights", .inputPath, help: "weights file (.safetensors, or a PyTorch .pth read without Python)"),
+            .init("weights_prefix", .string, default: .string(""), help: "key prefix to select inside the weights file (e.g. teacher.backbone.)"),
+            .init("random_weights_seed", .int(range: 0...Int.max), help: "use seeded random weights instead of a file (tests and benchmarks only)"),
+            .init("resize", .int(range: 8...4096), default: .int(256), help: "square resize before the centre crop"),
+            .init("input_size", .int(range: 8...4096), default: .int(224), help: "centre crop fed to the backbone"),
+            .init("local_stages", .list(.int(range: 0...6)), default: .list([.int(2), .int(4)]),
+                  help: "EfficientNet stages (0-6) whose outputs, resized to the stride-8 grid, form the local vectors"),
+            .init("global", .choice(["head", "last_block"]), default: .string("head"),
+                  help: "EfficientNet global vector: average pool of the 1280-d head or of the last block"),
+            .init("dtype", .choice(["float16", "float32"]), default: .string("float16"), help: "storage precision of the feature files"),
+            .init("batch_size", .int(range: 1...256), default: .int(8), help: "images per forward pass"),
+        ])
+
+    func run(_ context: StageContext) async throws {
+        let p = context.parameters
+        let data = try context.input(Artifact.dataset)
+        let train = try DatasetArtifact.readTraining(from: data.directory)
+        let test = try DatasetArtifact.readTest(from: data.directory)
+        let name = p.string("backbone")
+        let prefix = p.string("weights_prefix")
+        let backbone = try BackboneCatalog.make(
+            name: name, weights: p.optionalString("weights").map { URL(fileURLWithPath: $0) },
+            prefix: prefix.isEmpty ? nil : prefix, randomSeed: p.value(at: "random_weights_seed")?.intValue,
+            localStages: (p["local_stages"]?.listValue ?? []).compactMap(\.intValue), global: p.string("global"))
+        let side = p.int("input_size")
+        let grid = backbone.gridSize(forInput: side)
+        let dtype: FeatureStore.DType = p.string("dtype") == "float32" ? .float32 : .float16
+        let normalization = try Normalization(mean: backbone.mean, std: backbone.std)
+        let preprocessor = try Preprocessor(resize: p.int("resize"), crop: side)
+        let total = train.count + test.count
+        context.announce("\(name): \(total) images at \(side)×\(side) → global \(backbone.globalDim)-d + \(grid.height)×\(grid.width) local \(backbone.localDim)-d (\(dtype.rawValue))")
+        var done = 0
+        for (file, ids, urls) in [(FeaturesManifest.trainFile, train.map(\.id), train.map(\.path)),
+                                  (FeaturesManifest.testFile, test.map(\.id), test.map(\.path))] {
+            let writer = try FeatureStoreWriter(url: context.outputDirectory.appendingPathComponent(file),
+                                                globalDim: backbone.globalDim, localDim: backbone.localDim,
+                                                gridHeight: grid.height, gridWidth: grid.width, dtype: dtype,
+                                                metadata: ["backbone": name])
+            var batches = try PreprocessedBatches(urls: urls, batchSize: p.int("batch_size"), preprocessor: preprocessor, threads: 2)
+            var start = 0
+            while let batch = try batches.next() {
+                try context.checkCancellation()
+                var input = [Float]()
+                input.reserveCapacity(batch.count * 3 * side * side)
+                for var image in batch {
+                    try normalization.apply(to: &image)
+                    input += image.data
+                }
+                let features = try backbone.forward(input, batch: batch.count, side: side)
+                try writer.append(features, ids: Array(ids[start..<start + batch.count]))
+                start += batch.count
+                done += batch.count
+                context.progress(done, of: total, unit: "images")
+            }
+            try writer.finish()
+        }
+        let manifest = FeaturesManifest(backbone: name, inputSize: side, globalDim: backbone.globalDim, localDim: backbone.localDim,
+                                        gridHeight: grid.height, gridWidth: grid.width, dtype: dtype.rawValue,
+                                        trainCount: train.count, testCount: test.count)
+        try JSONFiles.write(manifest, to: context.outputDirectory.appendingPathComponent(FeaturesManifest.file))
+        context.record("backbone", name)
+        context.record("patch_feature_dim", backbone.globalDim + backbone.localDim)
+        context.record("grid", [grid.height, grid.width])
+        if let seed = p.value(at: "random_weights_seed")?.intValue { context.record("random_weights_seed", seed) }
+    }
+}

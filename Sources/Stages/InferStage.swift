@@ -1,0 +1,45 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// `infer`: scores every test patch with the model (Local-Net or PatchCore), image score
+/// = max over patches, anomaly map = bilinear to the crop size then Gaussian σ
+/// (METHOD.md step 5). Maps are written to one memory-mappable file.
+struct InferStage: StageType {
+    let declaration = StageDeclaration(
+        type: "infer", version: 1,
+        summary: "image scores and anomaly maps for the test images",
+        consumes: [Artifact.model, Artifact.features], produces: [Artifact.scores],
+        parameters: [
+            .init("sigma", .double(range: 0...100), default: .double(4), help: "Gaussian σ of the map smoothing in pixels (0: none)"),
+            .init("map_size", .int(range: 1...4096), default: .int(224), help: "side of the anomaly maps (the crop size)"),
+            .init("maps", .bool, default: .bool(true), help: "write anomaly maps (needed for pixel metrics)"),
+            .init("map_dtype", .choice(["float32", "float16"]), default: .string("float32"), help: "storage precision of the maps"),
+        ])
+
+    func run(_ context: StageContext) async throws {
+        let p = context.parameters
+        let modelDir = try context.input(Artifact.model).directory
+        let featuresDir = try context.input(Artifact.features).directory
+        let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
+        let source = try FeatureFiles.open(featuresDir, file: FeaturesManifest.testFile, level: manifest.level)
+        let ids = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.testFile).imageIds
+        let weights = modelDir.appendingPathComponent(ModelManifest.weightsFile)
+        let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
+        let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
+        let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
+        let result: InferenceResult
+        switch manifest.kind {
+        case .localNet:
+            result = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: source, mapSide: p.int("map_size"),
+                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress)
+        case .patchCore:
+            result = try Inference.run(scorer: try PatchCore.load(from: weights), features: source, mapSide: p.int("map_size"),
+                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress)
+        }
+        try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
+                            to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
+        context.record("model", manifest.kind.rawValue)
+        context.record("images", ids.count)
+    }
+}

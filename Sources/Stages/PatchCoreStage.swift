@@ -1,0 +1,37 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// `patchcore`: the one-class baseline on the same features — a bank of every training
+/// patch (or a greedy coreset of them), patch score = distance to the nearest bank patch.
+/// On a contaminated training set its bank memorises the anomalies; set it beside
+/// `train` in one workflow to see FUN-AD's advantage.
+struct PatchCoreStage: StageType {
+    let declaration = StageDeclaration(
+        type: "patchcore", version: 1,
+        summary: "one-class PatchCore baseline: nearest-neighbour distance to a (coreset) bank of training patches",
+        consumes: [Artifact.features], produces: [Artifact.model],
+        parameters: [
+            .init("coreset", .double(range: 0.0001...1), default: .double(0.1), help: "fraction of training patches kept by greedy coreset selection (1: all)"),
+            .init("projection_dim", .int(range: 1...100_000), default: .int(128), help: "random projection used by the coreset selection"),
+            .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seed of the projection and start points"),
+            .init("level", .choice(["patch", "image"]), default: .string("patch"), help: "patch features or the global vector only"),
+        ])
+
+    func run(_ context: StageContext) async throws {
+        let p = context.parameters
+        let input = try context.input(Artifact.features)
+        let level = p.string("level")
+        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level)
+        let fraction = p.double("coreset")
+        let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed"))) : nil
+        let total = source.imageCount * source.patchesPerImage
+        context.announce("bank from \(total) training patches\(sampler.map { ", coreset \($0.targetCount(of: total))" } ?? "")")
+        let model = try PatchCore.fit(features: source, coreset: sampler)
+        try model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile))
+        try JSONFiles.write(ModelManifest(kind: .patchCore, dimension: model.dimension, level: level),
+                            to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
+        context.record("bank_patches", model.bankSize)
+        context.record("seed", p.int("seed"))
+    }
+}

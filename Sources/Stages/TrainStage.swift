@@ -1,0 +1,153 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// `train`: FUN-AD training of Local-Net φ on the training features (METHOD.md "One
+/// training iteration"). Sees features only: no labels, no dataset. Checkpoints go to
+/// the stage's resume folder, so a killed training continues from its last checkpoint.
+/// Defaults are the paper's; every departure is listed in the run record.
+struct TrainStage: StageType {
+    let declaration = StageDeclaration(
+        type: "train", version: 1,
+        summary: "train the FUN-AD Local-Net with IRMB pseudo-labels and mutual smoothness",
+        consumes: [Artifact.features], produces: [Artifact.model],
+        parameters: [
+            .init("level", .choice(["patch", "image"]), default: .string("patch"),
+                  help: "patch: f_ij = [global ‖ local_j] (industrial); image: the global vector only (semantic AD)"),
+            .init("epochs", .int(range: 0...1_000_000), default: .int(1500), help: "epochs (paper: 1500)"),
+            .init("batch_size", .int(range: 1...4096), default: .int(32), help: "images per mini-batch (paper: 32)"),
+            .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seeds init, shuffles, bank draws and perturbations"),
+            .init("optimizer", .object([
+                .init("lr", .double(range: 0...10), default: .double(2e-5), help: "RMSProp learning rate"),
+                .init("momentum", .double(range: 0...1), default: .double(0.2), help: "RMSProp momentum"),
+                .init("alpha", .double(range: 0...1), default: .double(0.99), help: "RMSProp smoothing constant"),
+                .init("eps", .double(range: 0...1), default: .double(1e-8), help: "RMSProp epsilon"),
+            ]), help: "RMSProp, as PyTorch's"),
+            .init("lambda", .double(range: 0...1000), default: .double(2.5), help: "weight λ of the mutual-smoothness loss"),
+            .init("mutual_smoothness", .bool, default: .bool(true), help: "ablation switch for L_MS"),
+            .init("ms_reduction", .choice(["half_mean", "mean"]), default: .string("half_mean"),
+                  help: "L_MS as the official code (half the mean) or the paper's Eq. 29 (the mean)"),
+            .init("perturbation", .bool, default: .bool(true), help: "ablation switch for the Gaussian perturbation ε"),
+            .init("zero_distance_below", .double(range: 0...1e9), default: .double(1e-2), help: "squared distances below this count as 0 (official code)"),
+            .init("bank", .object([
+                .init("refresh", .choice(["iteration", "epoch", "every"]), default: .string("iteration"),
+                      help: "rebuild the IRMB every iteration (paper), every epoch, or every N iterations"),
+                .init("every", .int(range: 1...1_000_000), default: .int(10), help: "N for refresh: every"),
+                .init("selection", .choice(["paper", "quantile"]), default: .string("paper"),
+                      help: "paper: min-max normalised score < threshold; quantile: lowest quantile, with a minimum bank size"),
+                .init("threshold", .double(range: 0...1), default: .double(0.5), help: "τ_b"),
+                .init("fraction", .double(range: 0.0001...1), default: .double(0.5), help: "random fraction of the selected images kept"),
+                .init("quantile", .double(range: 0.0001...1), default: .double(0.5), help: "quantile rule: share of images eligible"),
+                .init("min_images", .int(range: 1...1_000_000), default: .int(8), help: "quantile rule: minimum bank size in images"),
+            ]), help: "iteratively re-constructed memory bank"),
+            .init("pseudo_labels", .object([
+                .init("tau_n", .double(range: 0...1), default: .double(0.5), help: "normalised distance above which a patch is pseudo-anomalous"),
+                .init("tau_c", .double(range: 0...1), default: .double(0.9), help: "upper end of the ambiguous band that is perturbed"),
+            ]), help: "pseudo-labelling thresholds"),
+            .init("batch_patches", .int(range: 1...1_000_000), help: "use this many random patch positions per iteration (not in the paper)"),
+            .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
+            .init("hidden", .list(.int(range: 1...65536)), default: .list([.int(1024), .int(128)]), help: "head hidden sizes (paper: 1024, 128)"),
+            .init("checkpoint_every", .int(range: 0...1_000_000), default: .int(1), help: "epochs between checkpoints (0: none)"),
+        ])
+
+    func configuration(_ p: Parameters) throws -> TrainerConfiguration {
+        var c = TrainerConfiguration()
+        c.epochs = p.int("epochs")
+        c.batchSize = p.int("batch_size")
+        c.seed = UInt64(p.int("seed"))
+        c.optimizer.learningRate = Float(p.double("optimizer.lr"))
+        c.optimizer.momentum = Float(p.double("optimizer.momentum"))
+        c.optimizer.alpha = Float(p.double("optimizer.alpha"))
+        c.optimizer.epsilon = Float(p.double("optimizer.eps"))
+        c.lambda = Float(p.double("lambda"))
+        c.mutualSmoothness = p.bool("mutual_smoothness")
+        c.mutualSmoothnessReduction = p.string("ms_reduction") == "mean" ? .mean : .halfMean
+        c.perturbation = p.bool("perturbation")
+        c.zeroDistanceBelow = Float(p.double("zero_distance_below"))
+        switch p.string("bank.refresh") {
+        case "epoch": c.bankRefresh = .everyEpoch
+        case "every": c.bankRefresh = .everyIterations(p.int("bank.every"))
+        default: c.bankRefresh = .everyIteration
+        }
+        if p.string("bank.selection") == "quantile" {
+            c.bankSelection = QuantileBankSelection(quantile: Float(p.double("bank.quantile")), fraction: Float(p.double("bank.fraction")),
+                                                    minimumImages: p.int("bank.min_images"))
+        } else {
+            c.bankSelection = PaperBankSelection(threshold: Float(p.double("bank.threshold")), fraction: Float(p.double("bank.fraction")))
+        }
+        c.pseudoLabels = PaperPseudoLabelPolicy(normalThreshold: Float(p.double("pseudo_labels.tau_n")),
+                                                confidentThreshold: Float(p.double("pseudo_labels.tau_c")))
+        c.patchSubsampling = PatchSubsampling(batchPatches: p.value(at: "batch_patches")?.intValue,
+                                              bankPatches: p.value(at: "bank_patches")?.intValue)
+        let hidden = (p["hidden"]?.listValue ?? []).compactMap(\.intValue)
+        guard hidden.count == 2 else { throw StageError("parameter 'hidden' must list two sizes, got \(hidden)") }
+        c.hidden1 = hidden[0]
+        c.hidden2 = hidden[1]
+        c.checkpointEveryEpochs = p.int("checkpoint_every")
+        return c
+    }
+
+    func run(_ context: StageContext) async throws {
+        let p = context.parameters
+        let input = try context.input(Artifact.features)
+        let level = p.string("level")
+        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level)
+        let config = try configuration(p)
+        let trainer = FunADTrainer(configuration: config)
+        let checkpointURL = context.resumeDirectory.appendingPathComponent("trainer.checkpoint")
+        var state: TrainerState?
+        if FileManager.default.fileExists(atPath: checkpointURL.path) {
+            do {
+                state = try TrainerCheckpoint.read(checkpointURL)
+                context.announce("resuming from the checkpoint after epoch \(state!.epochsCompleted)")
+            } catch {
+                context.announce("ignoring an unreadable checkpoint (\(error)); starting over")
+            }
+        }
+        let resumedFrom = state?.epochsCompleted ?? 0
+        for d in config.departuresFromPaper { context.log("departs from the paper: \(d)") }
+        context.announce("\(source.imageCount) images × \(source.patchesPerImage) patches × \(source.dimension)-d, \(config.epochs) epochs of \(source.imageCount / max(1, config.batchSize)) iterations")
+        let result = try trainer.train(
+            source: source, from: state,
+            checkpoint: { s in
+                try context.checkCancellation()
+                try TrainerCheckpoint.write(s, to: checkpointURL)
+                context.log("checkpoint after epoch \(s.epochsCompleted)")
+            },
+            epochFinished: { e in
+                context.log(String(format: "epoch %d/\(config.epochs) loss %.5f bce %.5f ms %.5f bank %.1f images, pseudo-anomalous %.3f, mutual pairs %.0f",
+                                   e.epoch + 1, e.loss, e.bce, e.mutualSmoothness, e.bankImages, e.pseudoAnomalyShare, e.mutualPairs))
+            },
+            progress: { t in
+                context.progress(t.globalIteration + 1, of: t.totalIterations, unit: "it",
+                                 note: String(format: "epoch %d/%d · loss %.4f · bank %d img", t.epoch + 1, t.epochs, t.loss.total, t.bankImages))
+            })
+        try context.checkCancellation()
+        try result.model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile),
+                              metadata: ["kind": "local-net", "level": level])
+        try JSONFiles.write(ModelManifest(kind: .localNet, dimension: source.dimension, level: level),
+                            to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
+        let history = TrainingHistory(epochs: result.state.epochStatistics,
+                                      bankRefreshes: result.state.bankRecords,
+                                      trainingIDs: try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds)
+        try JSONFiles.write(history, to: context.outputDirectory.appendingPathComponent(TrainingHistory.file))
+        context.record("seed", p.int("seed"))
+        context.record("departures_from_paper", result.departuresFromPaper)
+        context.record("resumed_from_epoch", resumedFrom)
+        context.record("iterations", result.state.iterations)
+        if let last = result.state.epochStatistics.last {
+            context.record("final_epoch", ["loss": Double(last.loss), "bank_images": Double(last.bankImages),
+                                           "pseudo_anomaly_share": Double(last.pseudoAnomalyShare)])
+        }
+        context.record("bank_sizes", result.state.bankRecords.suffix(50).map { ["iteration": $0.iteration, "images": $0.imageCount, "patches": $0.patchCount] })
+    }
+}
+
+/// `training.json`: per-epoch statistics and every bank refresh (with the bank's image
+/// indices into `trainingIDs`), so that `evaluate` can report bank purity from the audit.
+struct TrainingHistory: Codable {
+    var epochs: [EpochStatistics]
+    var bankRefreshes: [BankRefreshRecord]
+    var trainingIDs: [String]
+    static let file = "training.json"
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import Stages
+import FunAD
+import Workflow
+
+/// Runs the real stage types end to end on a tiny generated set with seeded random
+/// backbone weights (fast, and independent of any download).
+@Suite(.serialized) struct WorkflowIntegrationTests {
+    static let workflow = """
+    name: tiny
+    stages:
+      images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 128}}
+      data:
+        type: load
+        needs: [images]
+        with: {format: mvtec, contamination: {ratio: 0.25, overlap: false, seed: 5}}
+      extra: {type: synthesize, needs: [data], with: {ratio: 0.2, seed: 2}}
+      features:
+        type: extract
+        needs: [extra]
+        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, dtype: float32}
+      model:
+        type: train
+        needs: [features]
+        with: {epochs: 2, batch_size: 4, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 2}, checkpoint_every: 1}
+      scores: {type: infer, needs: [model, features], with: {map_size: 64}}
+      report: {type: evaluate, needs: [scores, data, model], with: {overlays: 3}}
+    """
+
+    func run(_ dir: URL, _ path: String, settings: [String] = []) async throws -> (RunOutcome, [String: Any]) {
+        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: dir.appendingPathComponent("cache"), environment: [:])
+        let wf = try session.load(path, settings: settings)
+        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
+        let outcome = try await session.run(wf, options: RunOptions(jobs: 2, runsDirectory: dir.appendingPathComponent("runs")), board: board)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any]
+        return (outcome, record)
+    }
+
+    func stage(_ record: [String: Any], _ name: String) -> [String: Any] {
+        (record["stages"] as! [[String: Any]]).first { $0["name"] as? String == name }!
+    }
+
+    @Test func tinyWorkflowRunsEndToEndThenEntirelyFromCache() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try Self.workflow.write(toFile: path, atomically: true, encoding: .utf8)
+
+        let (outcome, record) = try await run(dir, path)
+        #expect(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
+
+        // load: n_noise = floor(0.25 · 12) = 3 moved into training; 8 − 3 = 5 defective left in test.
+        let load = stage(record, "data")["summary"] as! [String: Any]
+        #expect(load["train_images"] as? Int == 15)
+        #expect(load["test_defective"] as? Int == 1)
+        #expect((load["contamination"] as! [String: Any])["n_noise"] as? Int == 3)
+        // synthesize: floor(0.2 · 15) = 3 unlabelled synthetic images.
+        #expect((stage(record, "extra")["summary"] as! [String: Any])["synthetic_images"] as? Int == 3)
+
+        // The training list the extract and train stages read carries ids and paths only.
+        let extraDir = URL(fileURLWithPath: stage(record, "extra")["outputs"] as! String)
+        let trainJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: extraDir.appendingPathComponent("train.json"))) as! [[String: Any]]
+        #expect(trainJSON.count == 18)
+        #expect(trainJSON.allSatisfy { Set($0.keys) == ["id", "path"] })
+
+        // Features: EfficientNet-Lite0 at 64 px → stride-8 grid 8×8, global 1280 + local 40 + 112.
+        let featuresDir = URL(fileURLWithPath: stage(record, "features")["outputs"] as! String)
+        let train = try FeatureStoreReader(url: featuresDir.appendingPathComponent("train.features"))
+        #expect(train.imageCount == 18 && train.gridHeight == 8 && train.gridWidth == 8 && train.dimension == 1280 + 152)
+
+        // Training recorded its departures from the paper and its bank refreshes.
+        let train_ = stage(record, "model")["summary"] as! [String: Any]
+        let departures = train_["departures_from_paper"] as! [String]
+        #expect(departures.contains("epochs 2 (paper: 1500)"))
+        #expect(departures.contains { $0.hasPrefix("memory bank rebuilt once per epoch") })
+
+        // Evaluation wrote its report with every metric defined (both classes are present).
+        let reportDir = URL(fileURLWithPath: stage(record, "report")["outputs"] as! String)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: reportDir.appendingPathComponent("metrics.json"))) as! [String: Any]
+        #expect(metrics["overall"] != nil || metrics["subsets"] != nil)
+        let summary = stage(record, "report")["summary"] as! [String: Any]
+        for key in ["image_auroc", "pixel_auroc", "aupro"] {
+            let v = try #require(summary[key] as? Double, "\(key) missing")
+            #expect(v >= 0 && v <= 1)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: reportDir.appendingPathComponent("overlays").path).count == 3)
+        #expect(FileManager.default.fileExists(atPath: reportDir.appendingPathComponent("bank_purity.json").path))
+
+        // Unchanged re-run: nothing runs. A changed training seed reruns train and what follows only.
+        let (again, _) = try await run(dir, path)
+        #expect(again.ran == 0 && again.cached == 7)
+        let (changed, record3) = try await run(dir, path, settings: ["model.seed=9"])
+        #expect(changed.ran == 3)
+        #expect(stage(record3, "features")["status"] as? String == "cached")
+    }
+
+    @Test func missingWeightsIsAClearStageError() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("w.yaml").path
+        try """
+        stages:
+          images: {type: demo-data, with: {train_good: 2, test_good: 1, test_defective: 1, size: 64}}
+          data: {type: load, needs: [images], with: {format: mvtec}}
+          features: {type: extract, needs: [data], with: {backbone: dino_vits16}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let (outcome, _) = try await run(dir, path)
+        #expect(outcome.status == .failed)
+        #expect(outcome.failures.map(\.message) == ["backbone dino_vits16 needs 'weights' (a .safetensors or PyTorch .pth file; see `funad weights import`), or 'random_weights_seed' for a random-weight test run"])
+    }
+}
