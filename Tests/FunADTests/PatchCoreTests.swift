@@ -82,6 +82,29 @@ import Testing
         #expect(full.bankSize == 100 && full.bank == all)
     }
 
+    /// PatchCore as a PatchScorer behind Inference.run: image score = max over the image's
+    /// patches of the brute-force nearest distance to the training patches.
+    @Test func runsBehindInference() throws {
+        let d = 8, gh = 3, gw = 4, p = gh * gw
+        let train = InMemoryPatchFeatures(imageCount: 4, gridHeight: gh, gridWidth: gw, dimension: d, values: random(4 * p * d, seed: 8))
+        let test = InMemoryPatchFeatures(imageCount: 3, gridHeight: gh, gridWidth: gw, dimension: d, values: random(3 * p * d, seed: 9))
+        let model = try PatchCore.fit(features: train, coreset: nil)
+        let result = try Inference.run(scorer: model, features: test, mapSide: 8, writeMapsTo: nil)
+        for img in 0..<3 {
+            var expected = 0.0
+            for j in 0..<p {
+                var best = Double.infinity
+                for m in 0..<(4 * p) {
+                    var s = 0.0
+                    for k in 0..<d { let t = Double(test.values[(img * p + j) * d + k]) - Double(train.values[m * d + k]); s += t * t }
+                    best = min(best, s)
+                }
+                expected = max(expected, best.squareRoot())
+            }
+            #expect(abs(Double(result.imageScores[img]) - expected) < 1e-4 * expected)
+        }
+    }
+
     @Test func saveLoadRoundTripAndBadFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-pc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
