@@ -65,6 +65,25 @@ import Testing
         }
     }
 
+    /// The greedy pass split over two concurrent chunks picks exactly what one pass picks,
+    /// and a pick is the point farthest from the anchors' mean and the earlier picks (brute force).
+    @Test func chunkedGreedyEqualsSerialAndIsFarthestFirst() {
+        let n = 9000, k = 16
+        let pts = random(n * k, seed: 12)
+        let serial = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 1)
+        let chunked = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 2)
+        #expect(serial == chunked)
+        func dist(_ i: Int, _ j: Int) -> Double {
+            var s = 0.0
+            for t in 0..<k { let v = Double(pts[i * k + t]) - Double(pts[j * k + t]); s += v * v }
+            return s.squareRoot()
+        }
+        // Pick 3 maximises min(mean distance to the anchors, distance to picks 0…2).
+        func key(_ i: Int) -> Double { min((dist(i, 5) + dist(i, 77)) / 2, serial[0..<3].map { dist(i, $0) }.min()!) }
+        let far = (0..<n).max { key($0) < key($1) }!
+        #expect(serial[3] == far)
+    }
+
     /// The bank holds exactly the picked patches, in pick order.
     @Test func fitGathersThePickedPatches() throws {
         let a = try EvalFixtures.arrays()
