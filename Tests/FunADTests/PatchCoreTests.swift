@@ -124,6 +124,34 @@ import Testing
         }
     }
 
+    /// Eq. 7 reweighting vs the fixture script's float64 replay of anomalib's
+    /// compute_anomaly_score (b = 1 gives weight 0: softmax over one element). Relative 1e-4.
+    @Test func reweightedImageScoreMatchesAnomalib() throws {
+        let a = try EvalFixtures.arrays()
+        let r = (try EvalFixtures.json("coreset.json")["reweight"] as! [String: Any])
+        let model = try PatchCore(bank: a["reweight.bank"]!.values, dimension: 12)
+        let feats = a["reweight.features"]!.values
+        var scores = [Float](repeating: 0, count: 20)
+        try feats.withUnsafeBufferPointer { f in
+            try scores.withUnsafeMutableBufferPointer { try model.scorePatches(f.baseAddress!, count: 20, into: $0.baseAddress!) }
+        }
+        let expectedPatches = EvalFixtures.doubles(r["patch_scores"])
+        #expect(zip(scores, expectedPatches).allSatisfy { abs(Double($0) - $1) < 1e-4 * $1 })
+        for b in [1, 3, 9] {
+            let got = try feats.withUnsafeBufferPointer { f in
+                try scores.withUnsafeBufferPointer { try model.reweightedImageScore(features: f.baseAddress!, patchScores: $0, neighbours: b) }
+            }
+            let expected = EvalFixtures.double(r["b\(b)"])
+            print("reweighted image score b=\(b): \(got) anomalib replay \(expected)")
+            #expect(abs(Double(got) - expected) <= 1e-4 * max(1e-3, abs(expected)), "b = \(b)")
+        }
+        // Behind Inference.run.
+        let source = InMemoryPatchFeatures(imageCount: 1, gridHeight: 4, gridWidth: 5, dimension: 12, values: feats)
+        let result = try Inference.run(scorer: model, features: source, mapSide: 8, writeMapsTo: nil,
+                                       imageScore: { try model.reweightedImageScore(features: $0, patchScores: $1, neighbours: 9) })
+        #expect(abs(Double(result.imageScores[0]) - EvalFixtures.double(r["b9"])) <= 1e-4 * EvalFixtures.double(r["b9"]))
+    }
+
     @Test func saveLoadRoundTripAndBadFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-pc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
