@@ -91,7 +91,20 @@ public enum EvalBench {
         }
         out.append(Measurement(name: "patchcore_score", seconds: tNN, detail: "784 × \(dimension) queries vs bank \(bankSize) × \(dimension)"))
 
-        // 5. Coreset selection: 10 % of the training patches, 128-d projection.
+        // 5. End-to-end inference with PatchCore: features → patch scores → image score +
+        //    map written to a map file; images per second.
+        let inferImages = 8
+        let testFeatures = InMemoryPatchFeatures(imageCount: inferImages, gridHeight: 28, gridWidth: 28, dimension: dimension,
+                                                 values: randoms(inferImages * 784 * dimension, seed: 8))
+        let mapURL = FileManager.default.temporaryDirectory.appendingPathComponent("funad-evalbench-\(UUID().uuidString).maps")
+        defer { try? FileManager.default.removeItem(at: mapURL) }
+        let tInfer = try time(repeats: 1) {
+            _ = try Inference.run(scorer: model, features: testFeatures, writeMapsTo: mapURL)
+        }
+        out.append(Measurement(name: "inference_patchcore", seconds: tInfer / Double(inferImages),
+                               detail: "per image: 784 × \(dimension) features vs bank \(bankSize), max + 224² map to file (\(String(format: "%.1f", Double(inferImages) / tInfer)) images/s)"))
+
+        // 6. Coreset selection: 10 % of the training patches, 128-d projection.
         let imagesForCoreset = max(1, coresetPatches / 784)
         let feats = InMemoryPatchFeatures(imageCount: imagesForCoreset, gridHeight: 28, gridWidth: 28, dimension: dimension,
                                           values: randoms(imagesForCoreset * 784 * dimension, seed: 6))
