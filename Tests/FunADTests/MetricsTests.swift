@@ -19,6 +19,13 @@ import Testing
             #expect(abs(auc - EvalFixtures.double(c["auroc"])) < 1e-9, "\(name)")
             #expect(abs(f1.metric.value! - EvalFixtures.double(c["f1_max"])) < 1e-9, "\(name)")
             #expect(f1.threshold == Float(EvalFixtures.double(c["f1_threshold"])), "\(name)")
+            // ROC curve points as sklearn's roc_curve(drop_intermediate=True).
+            let curve = BinaryMetrics.rocCurve(r, maxPoints: .max)
+            let fpr = EvalFixtures.doubles(c["roc_fpr"]), tpr = EvalFixtures.doubles(c["roc_tpr"])
+            #expect(curve.count == fpr.count, "\(name)")
+            if curve.count == fpr.count {
+                #expect(zip(curve, zip(fpr, tpr)).allSatisfy { abs($0.fpr - $1.0) < 1e-12 && abs($0.tpr - $1.1) < 1e-12 }, "\(name)")
+            }
         }
     }
 

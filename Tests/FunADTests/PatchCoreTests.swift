@@ -65,6 +65,25 @@ import Testing
         }
     }
 
+    /// The greedy pass split over two concurrent chunks picks exactly what one pass picks,
+    /// and a pick is the point farthest from the anchors' mean and the earlier picks (brute force).
+    @Test func chunkedGreedyEqualsSerialAndIsFarthestFirst() {
+        let n = 9000, k = 16
+        let pts = random(n * k, seed: 12)
+        let serial = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 1)
+        let chunked = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 2)
+        #expect(serial == chunked)
+        func dist(_ i: Int, _ j: Int) -> Double {
+            var s = 0.0
+            for t in 0..<k { let v = Double(pts[i * k + t]) - Double(pts[j * k + t]); s += v * v }
+            return s.squareRoot()
+        }
+        // Pick 3 maximises min(mean distance to the anchors, distance to picks 0…2).
+        func key(_ i: Int) -> Double { min((dist(i, 5) + dist(i, 77)) / 2, serial[0..<3].map { dist(i, $0) }.min()!) }
+        let far = (0..<n).max { key($0) < key($1) }!
+        #expect(serial[3] == far)
+    }
+
     /// The bank holds exactly the picked patches, in pick order.
     @Test func fitGathersThePickedPatches() throws {
         let a = try EvalFixtures.arrays()
@@ -80,6 +99,57 @@ import Testing
         }
         let full = try PatchCore.fit(features: features, coreset: nil)
         #expect(full.bankSize == 100 && full.bank == all)
+    }
+
+    /// PatchCore as a PatchScorer behind Inference.run: image score = max over the image's
+    /// patches of the brute-force nearest distance to the training patches.
+    @Test func runsBehindInference() throws {
+        let d = 8, gh = 3, gw = 4, p = gh * gw
+        let train = InMemoryPatchFeatures(imageCount: 4, gridHeight: gh, gridWidth: gw, dimension: d, values: random(4 * p * d, seed: 8))
+        let test = InMemoryPatchFeatures(imageCount: 3, gridHeight: gh, gridWidth: gw, dimension: d, values: random(3 * p * d, seed: 9))
+        let model = try PatchCore.fit(features: train, coreset: nil)
+        let result = try Inference.run(scorer: model, features: test, mapSide: 8, writeMapsTo: nil)
+        for img in 0..<3 {
+            var expected = 0.0
+            for j in 0..<p {
+                var best = Double.infinity
+                for m in 0..<(4 * p) {
+                    var s = 0.0
+                    for k in 0..<d { let t = Double(test.values[(img * p + j) * d + k]) - Double(train.values[m * d + k]); s += t * t }
+                    best = min(best, s)
+                }
+                expected = max(expected, best.squareRoot())
+            }
+            #expect(abs(Double(result.imageScores[img]) - expected) < 1e-4 * expected)
+        }
+    }
+
+    /// Eq. 7 reweighting vs the fixture script's float64 replay of anomalib's
+    /// compute_anomaly_score (b = 1 gives weight 0: softmax over one element). Relative 1e-4.
+    @Test func reweightedImageScoreMatchesAnomalib() throws {
+        let a = try EvalFixtures.arrays()
+        let r = (try EvalFixtures.json("coreset.json")["reweight"] as! [String: Any])
+        let model = try PatchCore(bank: a["reweight.bank"]!.values, dimension: 12)
+        let feats = a["reweight.features"]!.values
+        var scores = [Float](repeating: 0, count: 20)
+        try feats.withUnsafeBufferPointer { f in
+            try scores.withUnsafeMutableBufferPointer { try model.scorePatches(f.baseAddress!, count: 20, into: $0.baseAddress!) }
+        }
+        let expectedPatches = EvalFixtures.doubles(r["patch_scores"])
+        #expect(zip(scores, expectedPatches).allSatisfy { abs(Double($0) - $1) < 1e-4 * $1 })
+        for b in [1, 3, 9] {
+            let got = try feats.withUnsafeBufferPointer { f in
+                try scores.withUnsafeBufferPointer { try model.reweightedImageScore(features: f.baseAddress!, patchScores: $0, neighbours: b) }
+            }
+            let expected = EvalFixtures.double(r["b\(b)"])
+            print("reweighted image score b=\(b): \(got) anomalib replay \(expected)")
+            #expect(abs(Double(got) - expected) <= 1e-4 * max(1e-3, abs(expected)), "b = \(b)")
+        }
+        // Behind Inference.run.
+        let source = InMemoryPatchFeatures(imageCount: 1, gridHeight: 4, gridWidth: 5, dimension: 12, values: feats)
+        let result = try Inference.run(scorer: model, features: source, mapSide: 8, writeMapsTo: nil,
+                                       imageScore: { try model.reweightedImageScore(features: $0, patchScores: $1, neighbours: 9) })
+        #expect(abs(Double(result.imageScores[0]) - EvalFixtures.double(r["b9"])) <= 1e-4 * EvalFixtures.double(r["b9"]))
     }
 
     @Test func saveLoadRoundTripAndBadFiles() throws {

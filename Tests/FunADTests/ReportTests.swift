@@ -111,6 +111,14 @@ import Testing
         #expect(abs((overall["pixel_auroc"] as! Double) - r.overall.pixelAUROC.value!) < 1e-15)
     }
 
+    @Test func imageScoresTableQuotesFieldsAndChecksCounts() throws {
+        let samples = [EvaluationSample(name: "a,1", defectType: "good", isAnomalous: false, mask: nil),
+                       EvaluationSample(name: "b\"2", defectType: "crack", isAnomalous: true, mask: nil)]
+        #expect(try EvaluationReport.imageScoresCSV(samples: samples, imageScores: [0.5, 2]) ==
+                "image,defect_type,anomalous,score\n\"a,1\",good,0,0.5\n\"b\"\"2\",crack,1,2.0\n")
+        #expect(throws: EvaluationError.self) { try EvaluationReport.imageScoresCSV(samples: samples, imageScores: [1]) }
+    }
+
     @Test func overlaySelectionPutsWorstAndBestFirst() {
         let anomalous = [false, false, true, true, true, false]
         let scores: [Float] = [0.1, 0.9, 0.3, 0.8, 0.95, 0.2]

@@ -1,3 +1,5 @@
+import Foundation
+
 /// PatchCore's approximate greedy coreset (Roth et al. 2022, §3.2; the reference
 /// `ApproximateGreedyCoresetSampler`): project features to a low dimension with a random
 /// linear map, start from the mean distance to a few random anchor points, then repeatedly
@@ -30,7 +32,11 @@ public struct CoresetSampler: Sendable {
     }
 
     /// Greedy selection on already projected points (n × k): the indices in pick order.
-    static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int) -> [Int] {
+    /// Each step is one fused pass over the points — distance to the newcomer, min update,
+    /// argmax for the next pick — split across `threads` contiguous chunks. The pass is
+    /// memory-bound (n·k floats per step). Ties go to the lowest index, as np.argmax.
+    static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int,
+                       threads: Int = 2) -> [Int] {
         var minDist = [Float](repeating: 0, count: n)
         var scratch = [Float](repeating: 0, count: n)
         points.withUnsafeBufferPointer { p in
@@ -42,17 +48,72 @@ public struct CoresetSampler: Sendable {
             let inv = 1 / Float(anchors.count)
             for i in 0..<n { minDist[i] *= inv }
         }
+        var next = 0, bestD = -Float.infinity
+        for i in 0..<n where minDist[i] > bestD { bestD = minDist[i]; next = i }
+        let chunks = max(1, min(threads, n / 4096 + 1))
+        var chunkBest = [(index: Int, value: Float)](repeating: (0, -.infinity), count: chunks)
         var picks = [Int](); picks.reserveCapacity(target)
         points.withUnsafeBufferPointer { p in
-            for _ in 0..<target {
-                var best = 0, bestD = -Float.infinity
-                for i in 0..<n where minDist[i] > bestD { bestD = minDist[i]; best = i }
-                picks.append(best)
-                distances(p.baseAddress!, n: n, k: k, to: best, into: &scratch)
-                for i in 0..<n { minDist[i] = min(minDist[i], scratch[i]) }
+            minDist.withUnsafeMutableBufferPointer { md in
+                chunkBest.withUnsafeMutableBufferPointer { cb in
+                    let shared = GreedyPass(points: p.baseAddress!, minDist: md.baseAddress!, best: cb.baseAddress!,
+                                            n: n, k: k, chunks: chunks)
+                    for step in 0..<target {
+                        picks.append(next)
+                        if step == target - 1 { break }
+                        shared.run(center: next)
+                        var b = cb[0]
+                        for c in 1..<chunks where cb[c].value > b.value { b = cb[c] }
+                        next = b.index
+                    }
+                }
             }
         }
         return picks
+    }
+
+    /// One fused greedy step over chunked rows; the pointers are only touched by the
+    /// chunk that owns the rows, so sharing them across the concurrent workers is safe.
+    struct GreedyPass: @unchecked Sendable {
+        let points: UnsafePointer<Float>
+        let minDist: UnsafeMutablePointer<Float>
+        let best: UnsafeMutablePointer<(index: Int, value: Float)>
+        let n: Int, k: Int, chunks: Int
+
+        func run(center: Int) {
+            if chunks == 1 { pass(chunk: 0, center: center); return }
+            DispatchQueue.concurrentPerform(iterations: chunks) { pass(chunk: $0, center: center) }
+        }
+
+        func pass(chunk: Int, center: Int) {
+            let lo = n * chunk / chunks, hi = n * (chunk + 1) / chunks
+            let c = points + center * k
+            var bi = lo, bv = -Float.infinity
+            if k % 8 == 0 {
+                let c8 = UnsafeRawPointer(c)
+                for i in lo..<hi {
+                    let row = UnsafeRawPointer(points + i * k)
+                    var acc = SIMD8<Float>()
+                    for t in stride(from: 0, to: k, by: 8) {
+                        let diff = row.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                            - c8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                        acc += diff * diff
+                    }
+                    let m = min(minDist[i], acc.sum().squareRoot())
+                    minDist[i] = m
+                    if m > bv { bv = m; bi = i }
+                }
+            } else {
+                for i in lo..<hi {
+                    var s: Float = 0
+                    for t in 0..<k { let v = points[i * k + t] - c[t]; s += v * v }
+                    let m = min(minDist[i], s.squareRoot())
+                    minDist[i] = m
+                    if m > bv { bv = m; bi = i }
+                }
+            }
+            best[chunk] = (bi, bv)
+        }
     }
 
     /// out[i] = ‖p_i − p_j‖ over k dims.

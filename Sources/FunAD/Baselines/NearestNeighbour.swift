@@ -21,6 +21,21 @@ struct NearestNeighbourSearch: Sendable {
         }
     }
 
+    /// Squared distances (clamped at 0) from one vector to every bank row, via sgemv.
+    func distances2(to v: UnsafePointer<Float>) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        var vv: Float = 0
+        for k in 0..<dimension { vv += v[k] * v[k] }
+        bank.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { o in
+                // o[1 × count] = −2 · v[1 × d] · bankᵀ
+                BLAS.gemm(v, b.baseAddress!, o.baseAddress!, m: 1, n: count, k: dimension, transB: true, alpha: -2)
+                for j in 0..<count { o[j] = max(0, o[j] + bankNorms[j] + vv) }
+            }
+        }
+        return out
+    }
+
     /// queries is (q, dimension); minDistance2[q] = min over the bank of ‖query − m‖²
     /// (clamped at 0 against cancellation).
     func nearest(_ queries: UnsafePointer<Float>, count q: Int, minDistance2: UnsafeMutablePointer<Float>) {

@@ -2,9 +2,9 @@ import Foundation
 
 /// A one-class baseline on the same features (PatchCore, Roth et al. 2022): a memory
 /// bank of training patches (all, or a greedy coreset), and patch score = Euclidean
-/// distance to the nearest bank patch. Image score = max patch score, as for FUN-AD
-/// (`Inference.run`); PatchCore's optional image-score reweighting by the neighbourhood
-/// density of the nearest bank patch is NOT applied.
+/// distance to the nearest bank patch. Image score = max patch score by default, as in
+/// the authors' released code and as for FUN-AD (`Inference.run`); the paper's Eq. 7
+/// reweighting is available as `reweightedImageScore` (anomalib's `num_neighbors` form).
 ///
 /// On contaminated training sets the bank holds the training anomalies too, which is
 /// why FUN-AD's paper compares against it (METHOD.md "The problem").
@@ -56,6 +56,33 @@ public struct PatchCore: PatchScorer {
     public func scorePatches(_ features: UnsafePointer<Float>, count: Int, into scores: UnsafeMutablePointer<Float>) throws {
         search.nearest(features, count: count, minDistance2: scores)
         for i in 0..<count { scores[i] = scores[i].squareRoot() }
+    }
+
+    /// PatchCore's image-score reweighting (paper Eq. 7, as anomalib's
+    /// `PatchcoreModel.compute_anomaly_score`): with m_test* the image's highest-scoring
+    /// patch (score s*), m* its nearest bank patch and N_b(m*) the b nearest bank patches
+    /// of m* (m* itself first), score = (1 − softmax_j(‖m_test* − m_j‖)[m*]) · s*,
+    /// j ∈ N_b(m*). Down-weights a maximum that sits in a dense bank region.
+    /// - features: the image's P × D patch features; patchScores: their P scores.
+    public func reweightedImageScore(features: UnsafePointer<Float>, patchScores: UnsafeBufferPointer<Float>,
+                                     neighbours b: Int = 9) throws -> Float {
+        guard let top = patchScores.indices.max(by: { patchScores[$0] < patchScores[$1] || (patchScores[$0] == patchScores[$1] && $0 > $1) }) else {
+            throw InferenceError("patchcore: no patch scores to reweight")
+        }
+        guard b >= 1 else { throw InferenceError("patchcore: neighbours must be ≥ 1, got \(b)") }
+        let d = dimension
+        let q = features + top * d
+        // m*: nearest bank patch of the top patch.
+        let toQuery = search.distances2(to: q)
+        let mStar = toQuery.indices.min { toQuery[$0] < toQuery[$1] }!
+        // N_b(m*): the b bank patches nearest to m*, ascending (m* itself, at 0, first).
+        let fromStar = bank.withUnsafeBufferPointer { search.distances2(to: $0.baseAddress! + mStar * d) }
+        var support = Array(fromStar.indices.sorted { (fromStar[$0], $0 == mStar ? 0 : 1, $0) < (fromStar[$1], $1 == mStar ? 0 : 1, $1) }.prefix(min(b, bankSize)))
+        if support.first != mStar, let i = support.firstIndex(of: mStar) { support.swapAt(0, i) }
+        // 1 − exp(d_0) / Σ_j exp(d_j) with d_j = ‖q − m_j‖, computed as 1 − 1/Σ exp(d_j − d_0).
+        let dist = support.map { Double(toQuery[$0]).squareRoot() }
+        let denom = dist.reduce(0) { $0 + exp($1 - dist[0]) }
+        return Float((1 - 1 / denom) * Double(patchScores[top]))
     }
 
     /// Saved as safetensors: tensor "bank" [M, D], metadata {"model": "patchcore"}.

@@ -23,6 +23,8 @@ public enum Inference {
     ///     BLAS-backed scorers see large matrices.
     ///   - writeMapsTo: anomaly-map file to write, or nil to compute image scores only.
     ///   - progress: called with (images done, total) after every batch.
+    ///   - imageScore: optional rule (image's P×D features, its P patch scores) → image
+    ///     score, e.g. PatchCore's `reweightedImageScore`; nil = max patch score.
     public static func run(
         scorer: some PatchScorer,
         features: some PatchFeatureSource,
@@ -31,7 +33,8 @@ public enum Inference {
         mapPrecision: MapPrecision = .float32,
         patchesPerCall: Int = 8192,
         writeMapsTo mapURL: URL?,
-        progress: ((Int, Int) -> Void)? = nil
+        progress: ((Int, Int) -> Void)? = nil,
+        imageScore: ((UnsafePointer<Float>, UnsafeBufferPointer<Float>) throws -> Float)? = nil
     ) throws -> InferenceResult {
         let p = features.patchesPerImage, d = features.dimension, n = features.imageCount
         guard scorer.dimension == d else {
@@ -68,6 +71,13 @@ public enum Inference {
                         throw InferenceError("infer: the scorer returned \(s) for patch \(j) of image \(start + i)")
                     }
                     best = max(best, s)
+                }
+                if let imageScore {
+                    best = try feats.withUnsafeBufferPointer { f in
+                        try scores.withUnsafeBufferPointer { s in
+                            try imageScore(f.baseAddress! + i * p * d, UnsafeBufferPointer(rebasing: s[(i * p)..<((i + 1) * p)]))
+                        }
+                    }
                 }
                 imageScores.append(best)
                 if let writer {

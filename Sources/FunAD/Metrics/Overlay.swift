@@ -39,14 +39,14 @@ public enum Overlay {
         let span = range.upperBound - range.lowerBound
         for y in 0..<h {
             for x in 0..<w {
-                let px = (0..<3).map { c in image[image.channels == 3 ? c : 0, y, x] }
                 let defect = (mask?[0, y, x] ?? 0) > 0
-                let (r, g, b) = jet(span > 0 ? (map[y * w + x] - range.lowerBound) / span : 0)
-                let heat = [r, g, b]
+                let heat = jet(span > 0 ? (map[y * w + x] - range.lowerBound) / span : 0)
                 for c in 0..<3 {
-                    out[c, y, x] = px[c]
-                    out[c, y, w + x] = defect ? 1 : 0.4 * px[c]
-                    out[c, y, 2 * w + x] = (1 - alpha) * px[c] + alpha * heat[c]
+                    let px = image[image.channels == 3 ? c : 0, y, x]
+                    let hc = c == 0 ? heat.0 : (c == 1 ? heat.1 : heat.2)
+                    out[c, y, x] = px
+                    out[c, y, w + x] = defect ? 1 : 0.4 * px
+                    out[c, y, 2 * w + x] = (1 - alpha) * px + alpha * hc
                 }
             }
         }

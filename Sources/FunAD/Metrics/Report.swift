@@ -74,6 +74,19 @@ public enum EvaluationReport {
         "fpr,tpr,threshold\n" + points.map { "\($0.fpr),\($0.tpr),\($0.threshold.isInfinite ? "inf" : "\($0.threshold)")" }.joined(separator: "\n") + "\n"
     }
 
+    /// Per-image table: name, defect type ("good" style types are written as given),
+    /// label (1 = anomalous) and image score, in test-set order.
+    public static func imageScoresCSV(samples: [EvaluationSample], imageScores: [Float]) throws -> String {
+        guard samples.count == imageScores.count else {
+            throw EvaluationError("report: \(imageScores.count) image scores for \(samples.count) test images")
+        }
+        var s = "image,defect_type,anomalous,score\n"
+        for (m, v) in zip(samples, imageScores) {
+            s += "\(csvField(m.name)),\(csvField(m.defectType)),\(m.isAnomalous ? 1 : 0),\(v)\n"
+        }
+        return s
+    }
+
     static func csvField(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }

@@ -16,26 +16,37 @@ enum ScoreKeys {
     }
 
     /// Sorts `keys` ascending in place; if `payload` is given it is permuted alongside
-    /// (stable). 4 passes of 8 bits; a pass whose byte is constant is skipped.
+    /// (stable). 3 passes of 11 bits over raw buffers; a pass whose digit is constant is
+    /// skipped.
     static func sort(_ keys: inout [UInt32], payload: inout [UInt32]?) {
         let n = keys.count
         guard n > 1 else { return }
+        if payload != nil { precondition(payload!.count == n, "ScoreKeys.sort: payload size") }
+        let bits = 11, buckets = 1 << bits, mask = UInt32(buckets - 1)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: buckets)
+        defer { counts.deallocate() }
         var tmpKeys = [UInt32](repeating: 0, count: n)
-        var tmpPay: [UInt32]? = payload.map { [UInt32](repeating: 0, count: $0.count) }
-        for shift in stride(from: 0, to: 32, by: 8) {
-            var counts = [Int](repeating: 0, count: 257)
+        var tmpPay = [UInt32](repeating: 0, count: payload == nil ? 0 : n)
+        var pay = payload ?? []
+        let hasPayload = payload != nil
+        for shift in stride(from: 0, to: 32, by: bits) {
+            let sh = UInt32(shift)
+            counts.initialize(repeating: 0, count: buckets)
+            var skip = false
             keys.withUnsafeBufferPointer { k in
-                for i in 0..<n { counts[Int((k[i] >> UInt32(shift)) & 0xFF) + 1] += 1 }
+                for i in 0..<n { counts[Int((k[i] >> sh) & mask)] += 1 }
+                skip = counts[Int((k[0] >> sh) & mask)] == n
             }
-            if counts.contains(n) { continue }
-            for b in 1...256 { counts[b] += counts[b - 1] }
+            if skip { continue }
+            var total = 0
+            for b in 0..<buckets { let c = counts[b]; counts[b] = total; total += c }
             keys.withUnsafeBufferPointer { k in
                 tmpKeys.withUnsafeMutableBufferPointer { t in
-                    if payload != nil {
-                        payload!.withUnsafeBufferPointer { p in
-                            tmpPay!.withUnsafeMutableBufferPointer { tp in
+                    if hasPayload {
+                        pay.withUnsafeBufferPointer { p in
+                            tmpPay.withUnsafeMutableBufferPointer { tp in
                                 for i in 0..<n {
-                                    let b = Int((k[i] >> UInt32(shift)) & 0xFF)
+                                    let b = Int((k[i] >> sh) & mask)
                                     let dst = counts[b]; counts[b] = dst + 1
                                     t[dst] = k[i]; tp[dst] = p[i]
                                 }
@@ -43,7 +54,7 @@ enum ScoreKeys {
                         }
                     } else {
                         for i in 0..<n {
-                            let b = Int((k[i] >> UInt32(shift)) & 0xFF)
+                            let b = Int((k[i] >> sh) & mask)
                             let dst = counts[b]; counts[b] = dst + 1
                             t[dst] = k[i]
                         }
@@ -51,8 +62,9 @@ enum ScoreKeys {
                 }
             }
             swap(&keys, &tmpKeys)
-            if payload != nil { swap(&payload, &tmpPay) }
+            if hasPayload { swap(&pay, &tmpPay) }
         }
+        if hasPayload { payload = pay }
     }
 }
 
@@ -76,59 +88,96 @@ struct RankedScores: Sendable {
     init(scores: [Float], labels: [Bool], weights: [Double]? = nil, regionCount: Int = 0) {
         precondition(scores.count == labels.count)
         var negKeys: [UInt32] = [], posKeys: [UInt32] = [], posWeights: [Double] = []
+        negKeys.reserveCapacity(scores.count)
         for i in scores.indices {
-            if labels[i] { posKeys.append(ScoreKeys.key(scores[i])); posWeights.append(weights?[i] ?? 0) }
+            if labels[i] { posKeys.append(ScoreKeys.key(scores[i])); if let weights { posWeights.append(weights[i]) } }
             else { negKeys.append(ScoreKeys.key(scores[i])) }
         }
-        self.init(negativeKeys: negKeys, positiveKeys: posKeys, positiveWeights: posWeights, regionCount: regionCount)
+        self.init(negativeKeys: negKeys, positiveKeys: posKeys, positiveWeights: weights == nil ? nil : posWeights,
+                  regionCount: regionCount)
     }
 
-    /// From unsorted keys of negatives and positives (with per-positive weights).
-    init(negativeKeys: [UInt32], positiveKeys: [UInt32], positiveWeights: [Double], regionCount: Int) {
+    /// From unsorted keys of negatives and positives (with per-positive weights, or
+    /// none when only counts are needed).
+    init(negativeKeys: [UInt32], positiveKeys: [UInt32], positiveWeights: [Double]?, regionCount: Int) {
         var neg = negativeKeys
         var none: [UInt32]? = nil
         ScoreKeys.sort(&neg, payload: &none)
         var pos = positiveKeys
-        var order: [UInt32]? = (0..<UInt32(pos.count)).map { $0 }
-        ScoreKeys.sort(&pos, payload: &order)
-        let w = order!.map { positiveWeights[Int($0)] }
-        var r = RankedScores()
-        r.regionCount = regionCount
-        var i = 0, j = 0
-        while i < neg.count || j < pos.count {
-            let k = min(i < neg.count ? neg[i] : .max, j < pos.count ? pos[j] : .max)
-            var nc = 0, pc = 0, pw = 0.0
-            // A key of .max would be NaN's; callers reject NaN, so .max never occurs.
-            while i < neg.count && neg[i] == k { nc += 1; i += 1 }
-            while j < pos.count && pos[j] == k { pc += 1; pw += w[j]; j += 1 }
-            r.keys.append(k); r.negatives.append(nc); r.positives.append(pc); r.positiveWeight.append(pw)
+        var w = [Double](repeating: 0, count: pos.count)
+        if let positiveWeights {
+            var order: [UInt32]? = (0..<UInt32(pos.count)).map { $0 }
+            ScoreKeys.sort(&pos, payload: &order)
+            order!.withUnsafeBufferPointer { o in
+                positiveWeights.withUnsafeBufferPointer { pw in
+                    for i in 0..<o.count { w[i] = pw[Int(o[i])] }
+                }
+            }
+        } else {
+            ScoreKeys.sort(&pos, payload: &none)
         }
-        r.negativeTotal = neg.count
-        r.positiveTotal = pos.count
-        self = r
+        var keys = [UInt32](), negs = [Int](), poss = [Int](), weights = [Double]()
+        let cap = neg.count + pos.count
+        keys.reserveCapacity(cap); negs.reserveCapacity(cap); poss.reserveCapacity(cap); weights.reserveCapacity(cap)
+        neg.withUnsafeBufferPointer { nb in
+            pos.withUnsafeBufferPointer { pb in
+                w.withUnsafeBufferPointer { wb in
+                    var i = 0, j = 0
+                    let nn = nb.count, pn = pb.count
+                    while i < nn || j < pn {
+                        let k = min(i < nn ? nb[i] : .max, j < pn ? pb[j] : .max)
+                        var nc = 0, pc = 0, pw = 0.0
+                        // A key of .max would be NaN's; callers reject NaN, so .max never occurs.
+                        while i < nn && nb[i] == k { nc += 1; i += 1 }
+                        while j < pn && pb[j] == k { pc += 1; pw += wb[j]; j += 1 }
+                        keys.append(k); negs.append(nc); poss.append(pc); weights.append(pw)
+                    }
+                }
+            }
+        }
+        self.keys = keys; negatives = negs; positives = poss; positiveWeight = weights
+        negativeTotal = neg.count
+        positiveTotal = pos.count
+        self.regionCount = regionCount
     }
 
     /// The union of two disjoint sample sets.
     static func merge(_ a: RankedScores, _ b: RankedScores) -> RankedScores {
+        let cap = a.keys.count + b.keys.count
         var r = RankedScores()
-        r.keys.reserveCapacity(a.keys.count + b.keys.count)
-        var i = 0, j = 0
-        while i < a.keys.count || j < b.keys.count {
-            if j == b.keys.count || (i < a.keys.count && a.keys[i] < b.keys[j]) {
-                r.keys.append(a.keys[i]); r.negatives.append(a.negatives[i]); r.positives.append(a.positives[i])
-                r.positiveWeight.append(a.positiveWeight[i]); i += 1
-            } else if i == a.keys.count || b.keys[j] < a.keys[i] {
-                r.keys.append(b.keys[j]); r.negatives.append(b.negatives[j]); r.positives.append(b.positives[j])
-                r.positiveWeight.append(b.positiveWeight[j]); j += 1
-            } else {
-                r.keys.append(a.keys[i]); r.negatives.append(a.negatives[i] + b.negatives[j])
-                r.positives.append(a.positives[i] + b.positives[j])
-                r.positiveWeight.append(a.positiveWeight[i] + b.positiveWeight[j]); i += 1; j += 1
-            }
-        }
         r.negativeTotal = a.negativeTotal + b.negativeTotal
         r.positiveTotal = a.positiveTotal + b.positiveTotal
         r.regionCount = a.regionCount + b.regionCount
+        var used = 0
+        r.keys = [UInt32](unsafeUninitializedCapacity: cap) { k, kn in
+            r.negatives = [Int](unsafeUninitializedCapacity: cap) { ng, ngn in
+                r.positives = [Int](unsafeUninitializedCapacity: cap) { ps, psn in
+                    r.positiveWeight = [Double](unsafeUninitializedCapacity: cap) { w, wn in
+                        var i = 0, j = 0, o = 0
+                        let an = a.keys.count, bn = b.keys.count
+                        while i < an || j < bn {
+                            if j == bn || (i < an && a.keys[i] < b.keys[j]) {
+                                k[o] = a.keys[i]; ng[o] = a.negatives[i]; ps[o] = a.positives[i]; w[o] = a.positiveWeight[i]
+                                i += 1
+                            } else if i == an || b.keys[j] < a.keys[i] {
+                                k[o] = b.keys[j]; ng[o] = b.negatives[j]; ps[o] = b.positives[j]; w[o] = b.positiveWeight[j]
+                                j += 1
+                            } else {
+                                k[o] = a.keys[i]; ng[o] = a.negatives[i] + b.negatives[j]
+                                ps[o] = a.positives[i] + b.positives[j]; w[o] = a.positiveWeight[i] + b.positiveWeight[j]
+                                i += 1; j += 1
+                            }
+                            o += 1
+                        }
+                        used = o
+                        wn = o
+                    }
+                    psn = used
+                }
+                ngn = used
+            }
+            kn = used
+        }
         return r
     }
 }
