@@ -68,8 +68,10 @@ enum PNGCodec {
         return PixelBuffer(width: width, height: height, channels: channels, bytes: out)
     }
 
-    /// Encodes an 8-bit gray or RGB buffer as PNG bytes.
-    static func encode(_ pixels: PixelBuffer) throws -> Data {
+    /// Encodes an 8-bit gray or RGB buffer as PNG bytes. `fast` sets libpng's
+    /// `PNG_IMAGE_FLAG_FAST` (cheaper filtering/compression, larger files: for
+    /// intermediate files such as the demo dataset).
+    static func encode(_ pixels: PixelBuffer, fast: Bool = false) throws -> Data {
         guard pixels.channels == 1 || pixels.channels == 3, pixels.width > 0, pixels.height > 0 else {
             throw ImageWriteError(message: "PNG output needs a non-empty 1- or 3-channel image, got "
                                   + "\(pixels.width)×\(pixels.height)×\(pixels.channels)")
@@ -79,6 +81,7 @@ enum PNGCodec {
         image.width = UInt32(pixels.width)
         image.height = UInt32(pixels.height)
         image.format = pixels.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0
+        if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
         let stride = Int32(pixels.width * pixels.channels)
         var size: Int = 0
         let sized = pixels.bytes.withUnsafeBytes { buf in
