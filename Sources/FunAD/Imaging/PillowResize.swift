@@ -193,13 +193,16 @@ extension PixelBuffer {
     /// Pillow-exact `resize((width, height), BILINEAR)` (antialiased when shrinking), as
     /// Pillow 13 computes it; `legacyPassOrder` reproduces Pillow ≤ 12 instead (the two
     /// differ by at most one level in a few pixels for some size pairs).
+    /// Sizes must be positive (callers validate user settings, e.g. `Preprocessor.init`).
     public func resizedBilinear(width: Int, height: Int, legacyPassOrder: Bool = false) -> PixelBuffer {
-        PillowResize.bilinear(self, width: width, height: height, legacyOrder: legacyPassOrder)
+        precondition(width > 0 && height > 0, "resizedBilinear: output size \(width)×\(height) must be positive")
+        return PillowResize.bilinear(self, width: width, height: height, legacyOrder: legacyPassOrder)
     }
 
     /// Pillow-exact `resize((width, height), NEAREST)`.
     public func resizedNearest(width: Int, height: Int) -> PixelBuffer {
-        PillowResize.nearest(self, width: width, height: height)
+        precondition(width > 0 && height > 0, "resizedNearest: output size \(width)×\(height) must be positive")
+        return PillowResize.nearest(self, width: width, height: height)
     }
 
     /// torchvision `CenterCrop`: offsets `round((size − crop) / 2)` with Python's
