@@ -19,6 +19,10 @@ import Testing
         #expect(result.record.split?.trainIDs.count == 10)
         let json = try JSONEncoder().encode(result.record)
         #expect(try JSONDecoder().decode(LoadRecord.self, from: json) == result.record)
+        // The item lists round-trip too (stage outputs can be written as JSON).
+        let sets = try JSONEncoder().encode(result.contaminated)
+        #expect(try JSONDecoder().decode(ContaminatedDataset.self, from: sets) == result.contaminated)
+        #expect(try JSONDecoder().decode(Dataset.self, from: JSONEncoder().encode(result.dataset)) == result.dataset)
         #expect(throws: DatasetError("layout \"kolektor\" is not known; expected one of mvtec, visa, mtd, generic, csv")) {
             try DatasetLayout.named("kolektor", path: t.root)
         }
