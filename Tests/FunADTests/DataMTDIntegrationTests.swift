@@ -47,3 +47,23 @@ enum MTDLocation {
         #expect(report.skipped.isEmpty)
     }
 }
+
+/// Real MTD JPEGs through decode + Resize(256) + CenterCrop(224), against Pillow's output
+/// for the same files (scripts/fixtures/imaging.py): identical bytes expected.
+@Suite struct DataMTDPipelineTests {
+    @Test(.enabled(if: MTDLocation.available, "MTD dataset not present"),
+          arguments: ImagingFixtures.names("mtd_pipeline"))
+    func preprocessingMatchesPillowOnRealImages(_ name: String) throws {
+        let e = try ImagingFixtures.entry(name)
+        let url = MTDLocation.root!.appendingPathComponent(e["image"] as! String)
+        let decoded = try ImageDecoder().decodePixels(at: url)
+        #expect(decoded.channels == 1)
+        #expect([decoded.width, decoded.height] == e["source_size"] as! [Int])
+        let out = try Preprocessor().pixels(decoded)
+        let expected = try ImagingFixtures.bytes(e["file"] as! String)
+        let worst = zip(out.bytes, expected).map { abs(Int($0) - Int($1)) }.max() ?? -1
+        print("MTD \(e["image"]!): max |Δ| vs Pillow = \(worst)/255")
+        #expect(out.bytes.count == expected.count)
+        #expect(worst == 0)
+    }
+}

@@ -10,7 +10,7 @@ import Testing
     static let cases = ImagingFixtures.names("png", "jpeg")
 
     @Test func manifestListsAllVariants() throws {
-        #expect(ImagingFixtures.names("png").count == 13)
+        #expect(ImagingFixtures.names("png").count == 14)
         #expect(ImagingFixtures.names("jpeg").count == 6)
     }
 
@@ -46,5 +46,14 @@ import Testing
     @Test func planesRoundTripToBytes() throws {
         let rgb = try ImageDecoder().decodePixels(at: ImagingFixtures.url("rgb8.png"))
         #expect(rgb.rgbPlanes().pixelBuffer() == rgb)
+    }
+}
+
+@Suite struct ImagingUnsupportedTests {
+    @Test func cmykJPEGIsReportedAsUnsupported() throws {
+        let url = ImagingFixtures.url("jpeg_cmyk.jpg")
+        #expect(throws: ImageError(path: url.path, reason: .unsupported("CMYK/YCCK JPEG (only gray and RGB JPEGs are read)"))) {
+            try ImageDecoder().decodePixels(at: url)
+        }
     }
 }

@@ -129,6 +129,16 @@ import Testing
         #expect(throws: ImageError.self) { try ImageDecoder().decodePixels(at: dir) }
     }
 
+    /// libjpeg warns about junk bytes before a marker but decodes the whole image; Pillow
+    /// accepts such files, so funad does too, with the same pixels.
+    @Test func benignJPEGWarningIsAccepted() throws {
+        let jpg = try ImagingFixtures.bytes("jpeg_rgb_420_baseline.jpg")
+        #expect(Array(jpg.suffix(2)) == [0xFF, 0xD9])
+        let junk = Array(jpg.dropLast(2)) + [0x12, 0x34, 0xFF, 0xD9]
+        let decoded = try ImageDecoder().decodePixels(Data(junk), path: "junk.jpg")
+        #expect(decoded == (try ImageDecoder().decodePixels(Data(jpg), path: "clean.jpg")))
+    }
+
     @Test func pixelLimitIsConfigurable() throws {
         let small = ImageDecoder(maxPixels: 50)
         #expect(throws: ImageError(path: ImagingFixtures.url("rgb8.png").path,

@@ -2,12 +2,9 @@ import Foundation
 import Testing
 @testable import FunAD
 
-/// Resize / crop / normalise against Pillow (scripts/fixtures/imaging.py). Pillow's
-/// fixed-point arithmetic is reproduced with the horizontal pass first, which is what
-/// Pillow up to 12.x always does: identical uint8 outputs. Pillow 13 (the fixture maker's
-/// version) runs the vertical pass first for some size combinations, which moves a few
-/// pixels by one level (rounding of the intermediate image), so the asserted bound is the
-/// brief's 1/255; the observed maximum is printed.
+/// Resize / crop / normalise against Pillow 13 (scripts/fixtures/imaging.py). Pillow's
+/// fixed-point arithmetic and pass order are reproduced, so the expectation is identical
+/// uint8 outputs (stricter than the brief's 1/255).
 @Suite struct ImagingResizeTests {
     static let bilinearCases = ImagingFixtures.names("resize")
     static let nearestCases = ImagingFixtures.names("nearest")
@@ -30,7 +27,7 @@ import Testing
     }
 
     @Test func fixturesArePresent() {
-        #expect(Self.bilinearCases.count == 7)
+        #expect(Self.bilinearCases.count == 8)
         #expect(Self.nearestCases.count == 3)
         #expect(Self.pipelineCases.count == 3)
     }
@@ -39,7 +36,23 @@ import Testing
     func bilinearMatchesPillow(_ name: String) throws {
         let worst = try Self.compare(name, nearest: false)
         print("bilinear \(name): max |Δ| = \(worst)/255")
-        #expect(worst <= 1)
+        #expect(worst == 0)
+    }
+
+    /// The fixture case where Pillow 13 runs the vertical pass first (height shrinks by 36
+    /// rows, width by 16): the legacy horizontal-first order differs there by one level.
+    @Test func passOrderFollowsPillow13() throws {
+        #expect(!PillowResize.horizontalFirst(inW: 23, inH: 41, outW: 7, outH: 5))
+        #expect(PillowResize.horizontalFirst(inW: 300, inH: 211, outW: 256, outH: 256))
+        #expect(PillowResize.horizontalFirst(inW: 60, inH: 60, outW: 32, outH: 4))    // 56 > 56 is false
+        #expect(!PillowResize.horizontalFirst(inW: 60, inH: 60, outW: 36, outH: 4))
+        let entry = try ImagingFixtures.entry("bilinear_gray_down_23x41_to_7x5")
+        let src = try ImageDecoder().decodePixels(at: ImagingFixtures.url(entry["source"] as! String))
+        let expected = try ImagingFixtures.bytes(entry["file"] as! String)
+        let legacy = src.resizedBilinear(width: 7, height: 5, legacyPassOrder: true)
+        let diffs = zip(legacy.bytes, expected).map { abs(Int($0) - Int($1)) }
+        #expect(diffs.max() == 1)
+        #expect(src.resizedBilinear(width: 7, height: 5).bytes == expected)
     }
 
     @Test(arguments: nearestCases)

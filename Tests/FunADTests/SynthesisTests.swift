@@ -70,6 +70,7 @@ import Testing
             #expect(s.beta >= 0 && s.beta < 0.8)
             #expect(s.augmentations.count == 3 && Set(s.augmentations).count == 3)
             #expect(s.mask.data.contains(1))
+            #expect(s.record.maskPixels == s.mask.data.filter { $0 == 1 }.count && s.record.maskPixels > 0)
             let base = Self.trainingImage(s.baseIndex)
             let n = 64 * 64
             // Outside the mask the image is untouched; inside it is a β-blend, so it lies

@@ -55,7 +55,7 @@ public struct ContaminationAudit: Sendable, Equatable, Codable {
 }
 
 /// The contaminated training set, the evaluation set, and the audit record.
-public struct ContaminatedDataset: Sendable, Equatable {
+public struct ContaminatedDataset: Sendable, Equatable, Codable {
     public var train: [UnlabelledItem]
     public var test: [LabelledItem]
     public var audit: ContaminationAudit

@@ -41,7 +41,7 @@ public struct SplitRecord: Sendable, Equatable, Codable {
 }
 
 /// A loaded dataset: its items plus where they came from.
-public struct Dataset: Sendable, Equatable {
+public struct Dataset: Sendable, Equatable, Codable {
     /// "mvtec", "visa", "mtd", "generic" or "generic-csv".
     public var layout: String
     public var root: URL

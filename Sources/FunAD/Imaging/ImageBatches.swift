@@ -23,13 +23,26 @@ func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int
 }
 
 /// Slots written by distinct indices from several threads, read after all writers finish.
+/// Backed by one raw allocation made up front, so concurrent writers never touch shared
+/// Swift array state (no copy-on-write check, no exclusivity conflict).
 private final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [T?]
-    init(count: Int) { slots = [T?](repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) {
-        slots.withUnsafeMutableBufferPointer { $0[i] = value }
+    private let base: UnsafeMutablePointer<T?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        base = UnsafeMutablePointer<T?>.allocate(capacity: count)
+        base.initialize(repeating: nil, count: count)
     }
-    func values() -> [T] { slots.map { $0! } }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    func set(_ i: Int, _ value: T) { base[i] = value }
+
+    func values() -> [T] { (0..<count).map { base[$0]! } }
 }
 
 /// Streams preprocessed images in batches: each batch's files are decoded and

@@ -61,18 +61,19 @@ public struct ImageDecoder: Sendable {
 /// Writes 8-bit PNG outputs (synthesised anomalies, masks, the demo dataset).
 public enum PNGWriter {
     /// PNG bytes of a gray or RGB pixel buffer.
-    public static func encode(_ pixels: PixelBuffer) throws -> Data {
-        try PNGCodec.encode(pixels)
+    public static func encode(_ pixels: PixelBuffer, fast: Bool = false) throws -> Data {
+        try PNGCodec.encode(pixels, fast: fast)
     }
 
     /// Writes 1- or 3-channel planes in [0, 1] as an 8-bit PNG file (atomically).
-    public static func write(_ planes: ImagePlanes, to url: URL) throws {
-        try write(planes.pixelBuffer(), to: url)
+    /// `fast`: quicker, larger files (libpng's PNG_IMAGE_FLAG_FAST).
+    public static func write(_ planes: ImagePlanes, to url: URL, fast: Bool = false) throws {
+        try write(planes.pixelBuffer(), to: url, fast: fast)
     }
 
     /// Writes a pixel buffer as a PNG file (atomically).
-    public static func write(_ pixels: PixelBuffer, to url: URL) throws {
-        let data = try PNGCodec.encode(pixels)
+    public static func write(_ pixels: PixelBuffer, to url: URL, fast: Bool = false) throws {
+        let data = try PNGCodec.encode(pixels, fast: fast)
         do {
             try data.write(to: url, options: .atomic)
         } catch {

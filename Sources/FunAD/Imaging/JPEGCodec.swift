@@ -4,9 +4,10 @@ import Foundation
 /// JPEG through TurboJPEG 2.1 (`tj*`; classic jpeglib's default error handler exits the
 /// process). Default flags = accurate integer IDCT and fancy upsampling, which is what
 /// Pillow's libjpeg(-turbo) decoder uses, so pixels agree with Pillow.
-/// Decoder warnings (e.g. "Premature end of JPEG file", which libjpeg fills with gray)
-/// are treated as errors: a truncated training image is a bad file, as Pillow says too
-/// ("image file is truncated").
+/// A truncated file ("Premature end of JPEG file", which libjpeg fills with gray) is an
+/// error: a truncated training image is a bad file, as Pillow says too ("image file is
+/// truncated"). Other libjpeg warnings leave the image whole and are accepted, as Pillow
+/// accepts them.
 enum JPEGCodec {
     static func errorText(_ handle: tjhandle?) -> String {
         guard let cString = tjGetErrorStr2(handle) else { return "unknown TurboJPEG error" }
@@ -61,8 +62,34 @@ enum JPEGCodec {
                           Int32(head.height), pixelFormat, 0)
         }
         if rc != 0 {
-            throw ImageError(path: path, reason: .corrupt(format: "JPEG", message: errorText(handle)))
+            let message = errorText(handle)
+            // Warnings that leave the image complete (e.g. "extraneous bytes before
+            // marker") are accepted, as Pillow accepts them; a premature end (truncated
+            // file, filled with gray by libjpeg) and all errors are not.
+            let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+            if !isWarning || message.contains("Premature end") || !endsWithEOI(bytes) {
+                throw ImageError(path: path, reason: .corrupt(format: "JPEG", message: message))
+            }
         }
         return PixelBuffer(width: head.width, height: head.height, channels: channels, bytes: out)
+    }
+
+    /// True when an EOI marker (FF D9) follows the last start-of-scan marker (FF DA), i.e.
+    /// the last scan was not cut off. (Inside entropy-coded data 0xFF is always stuffed
+    /// or a restart marker, so these two byte pairs are real markers there.)
+    static func endsWithEOI(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var lastSOS = -1
+        var i = 0
+        while i + 1 < bytes.count {
+            if bytes[i] == 0xFF && bytes[i + 1] == 0xDA { lastSOS = i }
+            i += 1
+        }
+        guard lastSOS >= 0 else { return false }
+        i = lastSOS + 2
+        while i + 1 < bytes.count {
+            if bytes[i] == 0xFF && bytes[i + 1] == 0xD9 { return true }
+            i += 1
+        }
+        return false
     }
 }

@@ -9,6 +9,9 @@ import Foundation
 ///   16-bit data as *linear* light and gamma-encode it on the way to 8 bits, which no
 ///   other image library does; `PNG_IMAGE_FLAG_16BIT_sRGB` switches that off. (Pillow
 ///   keeps the high byte instead; both are within 1/255 of v/65535.)
+/// - a `gAMA` chunk is ignored, as Pillow ignores it for pixel values (libpng would
+///   convert e.g. gAMA 1.0 data to sRGB, moving values by up to 72/255): the chunk is
+///   renamed to an unknown ancillary type in a copy of the bytes before decoding.
 enum PNGCodec {
     static func message(_ image: png_image) -> String {
         withUnsafeBytes(of: image.message) { raw in
@@ -28,9 +31,49 @@ enum PNGCodec {
         return ImageHeader(format: .png, width: Int(image.width), height: Int(image.height))
     }
 
+    /// Offsets of `gAMA` chunk types before the first IDAT (nil if none or if the chunk
+    /// structure is broken, in which case libpng reports the damage itself).
+    static func gammaChunkOffsets(_ bytes: UnsafeRawBufferPointer) -> [Int] {
+        var offsets: [Int] = []
+        var i = 8
+        while i + 8 <= bytes.count {
+            let length = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            let type = (bytes[i + 4], bytes[i + 5], bytes[i + 6], bytes[i + 7])
+            if type == (0x49, 0x44, 0x41, 0x54) { break }                   // IDAT
+            if type == (0x67, 0x41, 0x4D, 0x41) { offsets.append(i + 4) }   // gAMA
+            let next = i + 12 + length
+            if length < 0 || next <= i { break }
+            i = next
+        }
+        return offsets.filter { $0 + 4 + 4 + 4 <= bytes.count }
+    }
+
+    /// A copy of the file with each `gAMA` chunk renamed to `fuNd` (ancillary, private,
+    /// unknown to libpng, so skipped) and its CRC recomputed.
+    static func withoutGamma(_ bytes: UnsafeRawBufferPointer, offsets: [Int]) -> [UInt8] {
+        var copy = [UInt8](bytes)
+        for o in offsets {
+            let length = Int(copy[o - 4]) << 24 | Int(copy[o - 3]) << 16 | Int(copy[o - 2]) << 8 | Int(copy[o - 1])
+            guard o + 4 + length + 4 <= copy.count else { continue }
+            copy[o] = 0x66; copy[o + 1] = 0x75; copy[o + 2] = 0x4E; copy[o + 3] = 0x64   // "fuNd"
+            let crc = CRC32.checksum(copy[o..<(o + 4 + length)])
+            for k in 0..<4 { copy[o + 4 + length + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32(k))) }
+        }
+        return copy
+    }
+
     /// Decodes to 8-bit gray (1 channel) or RGB (3 channels), refusing images over
     /// `maxPixels` before allocating their buffer.
     static func decode(_ bytes: UnsafeRawBufferPointer, path: String, maxPixels: Int) throws -> PixelBuffer {
+        let gamma = gammaChunkOffsets(bytes)
+        if !gamma.isEmpty {
+            let copy = withoutGamma(bytes, offsets: gamma)
+            return try copy.withUnsafeBytes { try decodeAsIs($0, path: path, maxPixels: maxPixels) }
+        }
+        return try decodeAsIs(bytes, path: path, maxPixels: maxPixels)
+    }
+
+    private static func decodeAsIs(_ bytes: UnsafeRawBufferPointer, path: String, maxPixels: Int) throws -> PixelBuffer {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         guard png_image_begin_read_from_memory(&image, bytes.baseAddress, bytes.count) != 0 else {
@@ -68,8 +111,10 @@ enum PNGCodec {
         return PixelBuffer(width: width, height: height, channels: channels, bytes: out)
     }
 
-    /// Encodes an 8-bit gray or RGB buffer as PNG bytes.
-    static func encode(_ pixels: PixelBuffer) throws -> Data {
+    /// Encodes an 8-bit gray or RGB buffer as PNG bytes. `fast` sets libpng's
+    /// `PNG_IMAGE_FLAG_FAST` (cheaper filtering/compression, larger files: for
+    /// intermediate files such as the demo dataset).
+    static func encode(_ pixels: PixelBuffer, fast: Bool = false) throws -> Data {
         guard pixels.channels == 1 || pixels.channels == 3, pixels.width > 0, pixels.height > 0 else {
             throw ImageWriteError(message: "PNG output needs a non-empty 1- or 3-channel image, got "
                                   + "\(pixels.width)×\(pixels.height)×\(pixels.channels)")
@@ -79,6 +124,7 @@ enum PNGCodec {
         image.width = UInt32(pixels.width)
         image.height = UInt32(pixels.height)
         image.format = pixels.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0
+        if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
         let stride = Int32(pixels.width * pixels.channels)
         var size: Int = 0
         let sized = pixels.bytes.withUnsafeBytes { buf in
@@ -93,6 +139,21 @@ enum PNGCodec {
         }
         guard written != 0 else { throw ImageWriteError(message: "libpng: \(message(image))") }
         return out.prefix(size)
+    }
+}
+
+/// CRC-32 (ISO-HDLC, as PNG chunks use), table-driven.
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
     }
 }
 

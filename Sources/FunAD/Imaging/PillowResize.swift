@@ -4,7 +4,8 @@
 /// Bilinear (`Image.resize(size, BILINEAR)`, Pillow's libImaging/Resample.c): a separable
 /// convolution with the triangle filter whose support is scaled by the downscale factor
 /// (so shrinking antialiases), coefficients normalised per output pixel, then quantised to
-/// 22-bit fixed point; horizontal pass first (rounded to uint8), then vertical.
+/// 22-bit fixed point; two passes with the intermediate rounded to uint8, in Pillow 13's
+/// order (see `horizontalFirst`).
 /// Nearest (`NEAREST`, libImaging/Geometry.c `ImagingScaleAffine`): source index
 /// `trunc(scale·(x + 0.5))`, with the position accumulated by repeated addition exactly as
 /// Pillow's loop does (which matters at exact .0 boundaries).
@@ -65,70 +66,96 @@ enum PillowResize {
         return UInt8(truncatingIfNeeded: v >> precisionBits)
     }
 
+    /// Pillow 13's pass order (libImaging/Resample.c): vertical pass first when the height
+    /// shrinks by more than twice as many pixels as the width does, else horizontal first
+    /// (Pillow ≤ 12 always ran horizontal first). The order matters because the
+    /// intermediate image is rounded to uint8.
+    static func horizontalFirst(inW: Int, inH: Int, outW: Int, outH: Int) -> Bool {
+        !((inH - outH) > 0 && (inH - outH) > (inW - outW) * 2)
+    }
+
     /// Bilinear resize with antialiasing, Pillow-exact on 8-bit data.
-    static func bilinear(_ src: PixelBuffer, width outW: Int, height outH: Int) -> PixelBuffer {
-        let c = src.channels
+    /// `legacyOrder`: always horizontal first, as Pillow ≤ 12.
+    static func bilinear(_ src: PixelBuffer, width outW: Int, height outH: Int, legacyOrder: Bool = false) -> PixelBuffer {
         let needH = outW != src.width
         let needV = outH != src.height
         if !needH && !needV { return src }
-        let hTaps = bilinearTaps(inSize: src.width, outSize: outW)
-        var vTaps = bilinearTaps(inSize: src.height, outSize: outH)
-        let half = 1 << (precisionBits - 1)
+        let hTaps = needH ? bilinearTaps(inSize: src.width, outSize: outW) : nil
+        let vTaps = needV ? bilinearTaps(inSize: src.height, outSize: outH) : nil
+        if legacyOrder || horizontalFirst(inW: src.width, inH: src.height, outW: outW, outH: outH) {
+            var current = src
+            var vt = vTaps
+            if let hTaps {
+                // Only the source rows the vertical pass will read.
+                var firstRow = 0, rows = src.height
+                if var v = vt {
+                    firstRow = v.start[0]
+                    rows = v.start[outH - 1] + v.count[outH - 1] - firstRow
+                    for i in 0..<outH { v.start[i] -= firstRow }
+                    vt = v
+                }
+                current = horizontalPass(src, hTaps, outW: outW, firstRow: firstRow, rows: rows)
+            }
+            if let vt { current = verticalPass(current, vt, outH: outH) }
+            return current
+        } else {
+            var current = src
+            if let vTaps { current = verticalPass(current, vTaps, outH: outH) }
+            if let hTaps { current = horizontalPass(current, hTaps, outW: outW, firstRow: 0, rows: current.height) }
+            return current
+        }
+    }
 
-        var current = src
-        if needH {
-            // Only the source rows the vertical pass will read.
-            let firstRow = vTaps.start[0]
-            let lastRow = vTaps.start[outH - 1] + vTaps.count[outH - 1]
-            let rows = needV ? lastRow - firstRow : src.height
-            let rowOffset = needV ? firstRow : 0
-            if needV { for i in 0..<outH { vTaps.start[i] -= firstRow } }
-            var tmp = [UInt8](repeating: 0, count: outW * rows * c)
-            src.bytes.withUnsafeBufferPointer { inp in
-                tmp.withUnsafeMutableBufferPointer { out in
-                    hTaps.weights.withUnsafeBufferPointer { kk in
-                        // inp is (H, W_in, C); out is (rows, W_out, C)
-                        for y in 0..<rows {
-                            let inRow = (y + rowOffset) * src.width * c
-                            for xx in 0..<outW {
-                                let x0 = hTaps.start[xx], n = hTaps.count[xx], kb = xx * hTaps.ksize
-                                for ch in 0..<c {
-                                    var ss = half
-                                    for x in 0..<n {
-                                        ss += Int(inp[inRow + (x0 + x) * c + ch]) * kk[kb + x]
-                                    }
-                                    out[(y * outW + xx) * c + ch] = clip8(ss)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            current = PixelBuffer(width: outW, height: rows, channels: c, bytes: tmp)
-        }
-        if needV {
-            var out = [UInt8](repeating: 0, count: outW * outH * c)
-            let w = current.width
-            current.bytes.withUnsafeBufferPointer { inp in
-                out.withUnsafeMutableBufferPointer { dst in
-                    vTaps.weights.withUnsafeBufferPointer { kk in
-                        // inp is (rows, W, C); dst is (H_out, W, C)
-                        for yy in 0..<outH {
-                            let y0 = vTaps.start[yy], n = vTaps.count[yy], kb = yy * vTaps.ksize
-                            for i in 0..<(w * c) {
+    /// Horizontal pass over `rows` source rows starting at `firstRow`.
+    /// src is (H, W_in, C); result is (rows, W_out, C).
+    static func horizontalPass(_ src: PixelBuffer, _ taps: Taps, outW: Int, firstRow: Int, rows: Int) -> PixelBuffer {
+        let c = src.channels
+        let half = 1 << (precisionBits - 1)
+        var tmp = [UInt8](repeating: 0, count: outW * rows * c)
+        src.bytes.withUnsafeBufferPointer { inp in
+            tmp.withUnsafeMutableBufferPointer { out in
+                taps.weights.withUnsafeBufferPointer { kk in
+                    for y in 0..<rows {
+                        let inRow = (y + firstRow) * src.width * c
+                        for xx in 0..<outW {
+                            let x0 = taps.start[xx], n = taps.count[xx], kb = xx * taps.ksize
+                            for ch in 0..<c {
                                 var ss = half
-                                for y in 0..<n {
-                                    ss += Int(inp[(y0 + y) * w * c + i]) * kk[kb + y]
+                                for x in 0..<n {
+                                    ss += Int(inp[inRow + (x0 + x) * c + ch]) * kk[kb + x]
                                 }
-                                dst[yy * w * c + i] = clip8(ss)
+                                out[(y * outW + xx) * c + ch] = clip8(ss)
                             }
                         }
                     }
                 }
             }
-            current = PixelBuffer(width: outW, height: outH, channels: c, bytes: out)
         }
-        return current
+        return PixelBuffer(width: outW, height: rows, channels: c, bytes: tmp)
+    }
+
+    /// Vertical pass. src is (rows, W, C); result is (H_out, W, C).
+    static func verticalPass(_ src: PixelBuffer, _ taps: Taps, outH: Int) -> PixelBuffer {
+        let c = src.channels, w = src.width
+        let half = 1 << (precisionBits - 1)
+        var out = [UInt8](repeating: 0, count: w * outH * c)
+        src.bytes.withUnsafeBufferPointer { inp in
+            out.withUnsafeMutableBufferPointer { dst in
+                taps.weights.withUnsafeBufferPointer { kk in
+                    for yy in 0..<outH {
+                        let y0 = taps.start[yy], n = taps.count[yy], kb = yy * taps.ksize
+                        for i in 0..<(w * c) {
+                            var ss = half
+                            for y in 0..<n {
+                                ss += Int(inp[(y0 + y) * w * c + i]) * kk[kb + y]
+                            }
+                            dst[yy * w * c + i] = clip8(ss)
+                        }
+                    }
+                }
+            }
+        }
+        return PixelBuffer(width: w, height: outH, channels: c, bytes: out)
     }
 
     /// Nearest-neighbour resize (Pillow NEAREST), for masks.
@@ -163,14 +190,19 @@ enum PillowResize {
 }
 
 extension PixelBuffer {
-    /// Pillow-exact `resize((width, height), BILINEAR)` (antialiased when shrinking).
-    public func resizedBilinear(width: Int, height: Int) -> PixelBuffer {
-        PillowResize.bilinear(self, width: width, height: height)
+    /// Pillow-exact `resize((width, height), BILINEAR)` (antialiased when shrinking), as
+    /// Pillow 13 computes it; `legacyPassOrder` reproduces Pillow ≤ 12 instead (the two
+    /// differ by at most one level in a few pixels for some size pairs).
+    /// Sizes must be positive (callers validate user settings, e.g. `Preprocessor.init`).
+    public func resizedBilinear(width: Int, height: Int, legacyPassOrder: Bool = false) -> PixelBuffer {
+        precondition(width > 0 && height > 0, "resizedBilinear: output size \(width)×\(height) must be positive")
+        return PillowResize.bilinear(self, width: width, height: height, legacyOrder: legacyPassOrder)
     }
 
     /// Pillow-exact `resize((width, height), NEAREST)`.
     public func resizedNearest(width: Int, height: Int) -> PixelBuffer {
-        PillowResize.nearest(self, width: width, height: height)
+        precondition(width > 0 && height > 0, "resizedNearest: output size \(width)×\(height) must be positive")
+        return PillowResize.nearest(self, width: width, height: height)
     }
 
     /// torchvision `CenterCrop`: offsets `round((size − crop) / 2)` with Python's

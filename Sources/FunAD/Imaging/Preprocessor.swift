@@ -48,4 +48,20 @@ public struct Preprocessor: Sendable {
     public func emptyMask() -> ImagePlanes {
         ImagePlanes(width: crop, height: crop, channels: 1)
     }
+
+    /// A training image, preprocessed.
+    public func image(_ item: UnlabelledItem) throws -> ImagePlanes {
+        try image(at: item.path)
+    }
+
+    /// An evaluation image, preprocessed.
+    public func image(_ item: LabelledItem) throws -> ImagePlanes {
+        try image(at: item.path)
+    }
+
+    /// An evaluation image's mask: its file if it has one, else all normal.
+    public func mask(_ item: LabelledItem) throws -> ImagePlanes {
+        guard let url = item.maskPath else { return emptyMask() }
+        return try mask(at: url)
+    }
 }

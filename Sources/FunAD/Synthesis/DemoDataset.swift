@@ -74,9 +74,9 @@ public enum DemoDataset {
                 if let defect = job.defect, let maskPath = job.mask {
                     let mask = defect.paint(on: &image, rng: &rng)
                     try PNGWriter.write(PixelBuffer(width: size, height: size, channels: 1, bytes: mask),
-                                        to: root.appendingPathComponent(maskPath))
+                                        to: root.appendingPathComponent(maskPath), fast: true)
                 }
-                try PNGWriter.write(image, to: root.appendingPathComponent(job.path))
+                try PNGWriter.write(image, to: root.appendingPathComponent(job.path), fast: true)
             }
         }
         for r in results { try r.get() }

@@ -20,6 +20,23 @@ public struct SyntheticAnomaly: Sendable, Equatable {
     /// The three texture augmentations, in the order applied.
     public var augmentations: [String]
 
+    /// How the sample was made, for the stage's JSON record.
+    public struct Record: Sendable, Equatable, Codable {
+        public var baseIndex: Int
+        public var textureIndex: Int
+        public var beta: Float
+        public var perlinResolution: [Int]
+        public var rotationDegrees: Double
+        public var augmentations: [String]
+        public var maskPixels: Int
+    }
+
+    public var record: Record {
+        Record(baseIndex: baseIndex, textureIndex: textureIndex, beta: beta,
+               perlinResolution: [perlinResolution.y, perlinResolution.x], rotationDegrees: rotation,
+               augmentations: augmentations, maskPixels: mask.data.reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
+    }
+
     public static func == (l: SyntheticAnomaly, r: SyntheticAnomaly) -> Bool {
         l.image == r.image && l.mask == r.mask && l.baseIndex == r.baseIndex && l.textureIndex == r.textureIndex
             && l.beta == r.beta && l.perlinResolution == r.perlinResolution && l.rotation == r.rotation
