@@ -8,11 +8,6 @@ func vitFixture(_ file: String) throws -> [String: WeightTensor] {
     return try SafeTensors.read(url)
 }
 
-/// Largest absolute elementwise difference; `Float.infinity` on a length mismatch.
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-    guard a.count == b.count else { return .infinity }
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
 
 /// Each kernel against PyTorch's output for the same inputs (scripts/fixtures/vit.py).
 /// Tolerances: float32 rounding of O(1) values over ≤ 48-term sums is ~1e-6; each test
