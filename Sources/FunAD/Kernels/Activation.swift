@@ -37,9 +37,4 @@ enum ActivationKernels {
             }
         }
     }
-
-    /// In-place ReLU6 over `count` values.
-    static func relu6(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
-    }
 }
