@@ -44,6 +44,26 @@ enum ImporterFixtures {
         #expect(error?.description.contains("student, teacher") == true)
     }
 
+    /// A DINO-style full training checkpoint: weights under 'teacher'/'student', an optimizer
+    /// state with int keys, and the command line as an argparse.Namespace (kept inert).
+    @Test func fullTrainingCheckpointSelectsTheTeacherBackbone() throws {
+        let url = ImporterFixtures.url("dino_full_zip.pt")
+        let expected = try SafeTensors.read(ImporterFixtures.url("nested_expected.safetensors"))
+        let teacher = try PyTorchCheckpoint.read(url, prefix: "teacher.backbone.")
+        #expect(teacher == ["w": expected["teacher.backbone.w"]!, "b": expected["teacher.backbone.b"]!])
+        let all = try PyTorchCheckpoint.load(url)
+        #expect(all.tensors["optimizer.state.0.exp_avg"]?.shape == [2])
+        #expect(all.tensors["student.backbone.w"] == expected["student.backbone.w"])
+        #expect(all.notes.contains { $0.hasPrefix("ignored ") && $0.hasSuffix("non-tensor value(s)") })
+    }
+
+    @Test func refusesNewObjOnAnythingButInertClasses() {
+        // collections.OrderedDict is allowed for REDUCE but NEWOBJ must not instantiate it.
+        let p: [UInt8] = [0x80, 0x02] + Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x81, 0x2e]
+        let error = #expect(throws: WeightsError.self) { try PyTorchCheckpoint.decode(Data(p), name: "n.pt") }
+        #expect(error?.description == "n.pt: refused: NEWOBJ on global 'collections OrderedDict'; only inert data classes may be instantiated (at byte 28)")
+    }
+
     /// Central-directory sizes and offsets through the ZIP64 extra field, ZIP64 end records.
     @Test func zip64ArchiveReads() throws {
         let got = try PyTorchCheckpoint.read(ImporterFixtures.url("zip64_zip.pt"))
@@ -153,7 +173,7 @@ enum ImporterFixtures {
     @Test func refusesUnsupportedOpcodes() {
         // INST (0x69) would construct an arbitrary class.
         #expect(refusal([0x80, 0x02, 0x69]) == "t.pkl: refused: pickle opcode 0x69 (INST) is not allowed in a weights file (at byte 2)")
-        #expect(refusal([0x80, 0x02, 0x81]) == "t.pkl: refused: pickle opcode 0x81 (NEWOBJ) is not allowed in a weights file (at byte 2)")
+        #expect(refusal([0x80, 0x02, 0x92]) == "t.pkl: refused: pickle opcode 0x92 (NEWOBJ_EX) is not allowed in a weights file (at byte 2)")
     }
 
     @Test func refusesMemoIndexOutOfRange() {
