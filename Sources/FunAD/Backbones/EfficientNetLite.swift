@@ -17,6 +17,11 @@ import Foundation
 /// MEAN_RGB = 127 and STDDEV_RGB = 128 per channel, i.e. mean 127/255 ≈ 0.498 and
 /// std 128/255 ≈ 0.502 on [0,1] inputs (METHOD.md's "TF-Lite recipe"); that is what
 /// `mean` and `std` return.
+///
+/// Padding is TensorFlow 'SAME' computed from the actual input size (the package's
+/// Conv2dDynamicSamePadding). The package's default static padding, fixed for the native
+/// resolution, gives the same result whenever the maps entering the stride-2 layers have
+/// the same parity as at the native size (any multiple of 32 for lite0).
 public struct EfficientNetLite: Backbone {
     public enum Variant: String, Sendable, CaseIterable {
         case lite0, lite1, lite2, lite3, lite4
