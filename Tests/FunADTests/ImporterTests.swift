@@ -112,6 +112,25 @@ enum ImporterFixtures {
         }
     }
 
+    /// Seeded random byte corruptions: each file must either load or be refused with a
+    /// WeightsError; anything else (a crash, another error type) fails the run.
+    @Test(arguments: ["flat_zip.pt", "flat_legacy.pt", "dino_full_zip.pt", "zip64_zip.pt"])
+    func corruptedFilesNeverCrash(file: String) throws {
+        let data = try Data(contentsOf: ImporterFixtures.url(file))
+        var state: UInt64 = 0x5EED
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        var refused = 0
+        for _ in 0..<2000 {
+            var bytes = [UInt8](data)
+            for _ in 0...next(4) { bytes[next(bytes.count)] = UInt8(next(256)) }
+            do { _ = try PyTorchCheckpoint.decode(Data(bytes), name: "fuzz") } catch is WeightsError { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
     @Test func refusesForeignFiles() {
         let error = #expect(throws: WeightsError.self) { try PyTorchCheckpoint.decode(Data("hello".utf8), name: "x.txt") }
         #expect(error?.description == "x.txt: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
