@@ -1,6 +1,6 @@
 /// Element-wise activations, fused with a per-row bias where a convolution's folded
 /// batch norm leaves one (llm.c style: flat buffers, sizes as arguments).
-public enum Activation: Sendable, Equatable {
+enum Activation: Sendable, Equatable {
     case identity
     /// min(max(x, 0), 6): EfficientNet-Lite's activation (chosen by its authors for
     /// quantisation), as torch.nn.ReLU6.

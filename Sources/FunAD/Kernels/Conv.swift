@@ -5,20 +5,20 @@
 /// memory-bound and im2col would only add traffic.
 
 /// Zero padding on each side of a feature map.
-public struct Padding2D: Sendable, Equatable {
-    public var top: Int, bottom: Int, left: Int, right: Int
+struct Padding2D: Sendable, Equatable {
+    var top: Int, bottom: Int, left: Int, right: Int
 
-    public init(top: Int, bottom: Int, left: Int, right: Int) {
+    init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top; self.bottom = bottom; self.left = left; self.right = right
     }
 
     /// The same padding on all sides (PyTorch's `padding=p`).
-    public static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
+    static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
 
     /// TensorFlow 'SAME' padding, as efficientnet_lite_pytorch's Conv2dStaticSamePadding:
     /// output side ceil(in/stride); total padding max((out−1)·stride + k − in, 0), the odd
     /// pixel going to the bottom/right.
-    public static func same(height: Int, width: Int, kernel: Int, stride: Int) -> Padding2D {
+    static func same(height: Int, width: Int, kernel: Int, stride: Int) -> Padding2D {
         func split(_ n: Int) -> (Int, Int) {
             let out = (n + stride - 1) / stride
             let total = max((out - 1) * stride + kernel - n, 0)
@@ -167,9 +167,9 @@ enum ConvKernels {
 
 /// Batch normalisation folded into the preceding (bias-free) convolution at load time:
 /// BN(conv(x)) = γ·(W∗x − μ)/√(σ²+ε) + β = (W·γ/√(σ²+ε))∗x + (β − μ·γ/√(σ²+ε)).
-public enum BatchNormFolding {
+enum BatchNormFolding {
     /// weight: (Co, …) flat; returns the scaled weight and the bias (Co).
-    public static func fold(weight: [Float], outChannels co: Int, gamma: [Float], beta: [Float],
+    static func fold(weight: [Float], outChannels co: Int, gamma: [Float], beta: [Float],
                             mean: [Float], variance: [Float], epsilon: Float) -> (weight: [Float], bias: [Float]) {
         precondition(gamma.count == co && beta.count == co && mean.count == co && variance.count == co && weight.count % co == 0)
         let per = weight.count / co
