@@ -142,3 +142,30 @@ import Testing
         #expect(y == [2.5, 0, 10, 2])   // (b0: c0, c1), (b1: c0, c1)
     }
 }
+
+/// The tuned depthwise kernel against its plain reference on shapes that exercise every
+/// path: borders, 8-wide interior chunks, stride-2 even-lane loads, scalar tails, rows
+/// shorter than a chunk, and asymmetric 'SAME' padding.
+@Suite struct DepthwiseKernelTests {
+    @Test(arguments: [(3, 1, 5, 7), (3, 1, 30, 37), (5, 1, 14, 14), (3, 2, 112, 112), (5, 2, 57, 41), (5, 2, 8, 9), (3, 2, 3, 2), (5, 1, 7, 7)])
+    func tunedMatchesReference(k: Int, s: Int, h: Int, w: Int) {
+        let (c, b) = (3, 2)
+        var state: UInt32 = 12345
+        func next() -> Float { state = state &* 1_664_525 &+ 1_013_904_223; return Float(state >> 8) / Float(1 << 24) * 4 - 2 }
+        let x = (0..<(c * b * h * w)).map { _ in next() }
+        let wt = (0..<(c * k * k)).map { _ in next() }
+        let bias = (0..<c).map { _ in next() }
+        let pad = Padding2D.same(height: h, width: w, kernel: k, stride: s)
+        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
+        for act in [Activation.identity, .relu6] {
+            var got = [Float](repeating: .nan, count: c * b * ho * wo)
+            var want = got
+            ConvKernels.depthwise(input: x, channels: c, batch: b, height: h, width: w, weight: wt, kernel: k, stride: s,
+                                  padding: pad, bias: bias, activation: act, output: &got, workers: 2)
+            ConvKernels.depthwiseReference(input: x, channels: c, batch: b, height: h, width: w, weight: wt, kernel: k, stride: s,
+                                           padding: pad, bias: bias, activation: act, output: &want)
+            let diff = ConvTests.maxAbsDiff(got, want)
+            #expect(diff < 1e-5, "k\(k) s\(s) \(h)×\(w) \(act): max abs diff \(diff)")
+        }
+    }
+}

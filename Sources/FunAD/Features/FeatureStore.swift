@@ -156,6 +156,9 @@ public final class FeatureStoreWriter {
             unlink(tempURL.path)
             throw FeatureStoreError("\(url.path): cannot move the finished store into place (\(reason))")
         }
+        // Make the rename itself durable.
+        let dir = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { _ = fsync(dir); close(dir) }
     }
 
     private func write(_ bytes: [UInt8]) throws {

@@ -1,6 +1,6 @@
 /// Element-wise activations, fused with a per-row bias where a convolution's folded
 /// batch norm leaves one (llm.c style: flat buffers, sizes as arguments).
-public enum Activation: Sendable, Equatable {
+enum Activation: Sendable, Equatable {
     case identity
     /// min(max(x, 0), 6): EfficientNet-Lite's activation (chosen by its authors for
     /// quantisation), as torch.nn.ReLU6.
@@ -36,10 +36,5 @@ enum ActivationKernels {
                 }
             }
         }
-    }
-
-    /// In-place ReLU6 over `count` values.
-    static func relu6(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = min(max(x[i], 0), 6) }
     }
 }

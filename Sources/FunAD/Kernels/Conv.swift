@@ -5,20 +5,20 @@
 /// memory-bound and im2col would only add traffic.
 
 /// Zero padding on each side of a feature map.
-public struct Padding2D: Sendable, Equatable {
-    public var top: Int, bottom: Int, left: Int, right: Int
+struct Padding2D: Sendable, Equatable {
+    var top: Int, bottom: Int, left: Int, right: Int
 
-    public init(top: Int, bottom: Int, left: Int, right: Int) {
+    init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top; self.bottom = bottom; self.left = left; self.right = right
     }
 
     /// The same padding on all sides (PyTorch's `padding=p`).
-    public static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
+    static func symmetric(_ p: Int) -> Padding2D { Padding2D(top: p, bottom: p, left: p, right: p) }
 
     /// TensorFlow 'SAME' padding, as efficientnet_lite_pytorch's Conv2dStaticSamePadding:
     /// output side ceil(in/stride); total padding max((out−1)·stride + k − in, 0), the odd
     /// pixel going to the bottom/right.
-    public static func same(height: Int, width: Int, kernel: Int, stride: Int) -> Padding2D {
+    static func same(height: Int, width: Int, kernel: Int, stride: Int) -> Padding2D {
         func split(_ n: Int) -> (Int, Int) {
             let out = (n + stride - 1) / stride
             let total = max((out - 1) * stride + kernel - n, 0)
@@ -81,65 +81,95 @@ enum ConvKernels {
     }
 
     /// Depthwise convolution (groups = channels): input (C, B, H, W), weight (C, 1, k, k),
-    /// bias (C) or nil, output (C, B, Ho, Wo). For each output row and each filter tap the
-    /// valid output columns are computed once, so the inner loop is a branch-free axpy
-    /// (contiguous for stride 1, which the compiler vectorises).
+    /// bias (C) or nil, output (C, B, Ho, Wo), stride 1 or 2 (any stride falls back to the
+    /// reference loop). Each plane is first copied into a zero-padded scratch plane (with
+    /// 16 spare columns), so that every output column is computed the same way: 8 at a
+    /// time in registers over all k×k taps (stride 2 loads 16 inputs and keeps the even
+    /// lanes), bias first, then the activation as one vectorised pass over the row.
+    /// Small late-stage maps (7×7, 14×14) would otherwise be mostly border columns.
     static func depthwise(
         input: UnsafePointer<Float>, channels c: Int, batch: Int, height h: Int, width w: Int,
         weight: UnsafePointer<Float>, kernel k: Int, stride s: Int, padding pad: Padding2D,
         bias: UnsafePointer<Float>?, activation: Activation,
         output: UnsafeMutablePointer<Float>, workers: Int = 1
     ) {
-        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
-        // Valid output column range per kx: ix = ox·s − left + kx ∈ [0, w).
-        var lo = [Int](repeating: 0, count: k), hi = [Int](repeating: 0, count: k)
-        for kx in 0..<k {
-            let off = kx - pad.left
-            lo[kx] = off >= 0 ? 0 : (-off + s - 1) / s
-            hi[kx] = max(lo[kx], min(wo, off >= w ? 0 : (w - 1 - off) / s + 1))
+        guard s == 1 || s == 2 else {
+            depthwiseReference(input: input, channels: c, batch: batch, height: h, width: w, weight: weight, kernel: k,
+                               stride: s, padding: pad, bias: bias, activation: activation, output: output)
+            return
         }
-        lo.withUnsafeBufferPointer { lo in
-        hi.withUnsafeBufferPointer { hi in
+        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
+        let hp = h + pad.top + pad.bottom, wp = w + pad.left + pad.right + 16
+        let chunks = (wo + 7) / 8
         parallelChunks(c * batch, workers: workers) { planes in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp)
+            padded.initialize(repeating: 0, count: hp * wp)
+            let rowOut = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 8)
+            defer { padded.deallocate(); rowOut.deallocate() }
             for p in planes {
                 let ch = p / batch
                 let src = input + p * h * w
                 let dst = output + p * ho * wo
                 let wt = weight + ch * k * k
                 let b0 = bias?[ch] ?? 0
+                // Interior of the padded plane; the zero border never changes.
+                for y in 0..<h { (padded + (y + pad.top) * wp + pad.left).update(from: src + y * w, count: w) }
                 for oy in 0..<ho {
-                    let d = dst + oy * wo
-                    for ox in 0..<wo { d[ox] = b0 }
-                    for ky in 0..<k {
-                        let iy = oy * s - pad.top + ky
-                        if iy < 0 || iy >= h { continue }
-                        let row = src + iy * w
-                        for kx in 0..<k {
-                            let f = wt[ky * k + kx]
-                            let off = kx - pad.left
-                            let (a, z) = (lo[kx], hi[kx])
+                    for chunk in 0..<chunks {
+                        var acc = SIMD8<Float>(repeating: b0)
+                        for ky in 0..<k {
+                            let row = UnsafeRawPointer(padded + (oy * s + ky) * wp + chunk * 8 * s)
+                            let taps = wt + ky * k
                             if s == 1 {
-                                let r = row + off
-                                for ox in a..<z { d[ox] += f * r[ox] }
+                                for kx in 0..<k {
+                                    acc += SIMD8(repeating: taps[kx]) * row.loadUnaligned(fromByteOffset: 4 * kx, as: SIMD8<Float>.self)
+                                }
                             } else {
-                                for ox in a..<z { d[ox] += f * row[ox * s + off] }
+                                for kx in 0..<k {
+                                    acc += SIMD8(repeating: taps[kx]) * row.loadUnaligned(fromByteOffset: 4 * kx, as: SIMD16<Float>.self).evenHalf
+                                }
                             }
                         }
+                        UnsafeMutableRawPointer(rowOut + chunk * 8).storeBytes(of: acc, as: SIMD8<Float>.self)
                     }
-                    if activation != .identity { for ox in 0..<wo { d[ox] = activation.apply(d[ox]) } }
+                    let d = dst + oy * wo
+                    switch activation {
+                    case .identity: d.update(from: rowOut, count: wo)
+                    case .relu6: for i in 0..<wo { d[i] = min(max(rowOut[i], 0), 6) }
+                    case .relu: for i in 0..<wo { d[i] = max(rowOut[i], 0) }
+                    }
                 }
             }
         }
-        }
+    }
+
+    /// The plain reference for `depthwise` (llm.c style): one output at a time, every tap
+    /// bounds-checked. Tests compare the tuned kernel with it on awkward shapes.
+    static func depthwiseReference(
+        input: UnsafePointer<Float>, channels c: Int, batch: Int, height h: Int, width w: Int,
+        weight: UnsafePointer<Float>, kernel k: Int, stride s: Int, padding pad: Padding2D,
+        bias: UnsafePointer<Float>?, activation: Activation, output: UnsafeMutablePointer<Float>
+    ) {
+        let (ho, wo) = pad.outputSize(height: h, width: w, kernel: k, stride: s)
+        for p in 0..<(c * batch) {
+            let ch = p / batch
+            for oy in 0..<ho { for ox in 0..<wo {
+                var acc = bias?[ch] ?? 0
+                for ky in 0..<k { for kx in 0..<k {
+                    let iy = oy * s - pad.top + ky, ix = ox * s - pad.left + kx
+                    if iy >= 0 && iy < h && ix >= 0 && ix < w { acc += weight[ch * k * k + ky * k + kx] * input[p * h * w + iy * w + ix] }
+                } }
+                output[p * ho * wo + oy * wo + ox] = activation.apply(acc)
+            } }
         }
     }
 }
 
 /// Batch normalisation folded into the preceding (bias-free) convolution at load time:
 /// BN(conv(x)) = γ·(W∗x − μ)/√(σ²+ε) + β = (W·γ/√(σ²+ε))∗x + (β − μ·γ/√(σ²+ε)).
-public enum BatchNormFolding {
+enum BatchNormFolding {
     /// weight: (Co, …) flat; returns the scaled weight and the bias (Co).
-    public static func fold(weight: [Float], outChannels co: Int, gamma: [Float], beta: [Float],
+    static func fold(weight: [Float], outChannels co: Int, gamma: [Float], beta: [Float],
                             mean: [Float], variance: [Float], epsilon: Float) -> (weight: [Float], bias: [Float]) {
         precondition(gamma.count == co && beta.count == co && mean.count == co && variance.count == co && weight.count % co == 0)
         let per = weight.count / co

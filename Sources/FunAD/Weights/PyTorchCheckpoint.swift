@@ -235,6 +235,10 @@ public enum PyTorchCheckpoint {
             }
         }
         if count == 0 { return WeightTensor(shape: t.shape, values: []) }
+        // Zero strides let a tiny storage claim a huge tensor; weights are never such views.
+        guard count <= storageCount * 16 + 1024 else {
+            throw WeightsError("\(name): refused: tensor '\(key)' (shape \(t.shape), stride \(t.stride)) views \(count) elements of a storage of \(storageCount)")
+        }
         guard last < storageCount else {
             throw WeightsError("\(name): tensor '\(key)' (shape \(t.shape), stride \(t.stride), offset \(t.offset)) reaches element \(last) of a storage with \(storageCount)")
         }

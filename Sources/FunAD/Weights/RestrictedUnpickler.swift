@@ -20,6 +20,9 @@ enum PickleValue {
     case storage(PickleStorageRef)
     /// A tensor view of a storage, from torch._utils._rebuild_tensor_v2.
     case tensor(PickleTensorRef)
+    /// An instance of an inert allow-listed class (argparse.Namespace in training
+    /// checkpoints): created empty by NEWOBJ, its state dropped by BUILD, never called.
+    case opaque(String)
 
     var kindName: String {
         switch self {
@@ -35,6 +38,7 @@ enum PickleValue {
         case .global(let m, let n): "global '\(m) \(n)'"
         case .storage: "storage"
         case .tensor: "tensor"
+        case .opaque(let cls): "\(cls) object"
         }
     }
 }
@@ -144,8 +148,13 @@ struct RestrictedUnpickler {
         for t in ["Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"] {
             s.insert("torch \(t)Storage")
         }
-        return s
+        return s.union(inertClasses)
     }()
+
+    /// Classes whose instances a weights file may hold as data next to the weights (DINO's
+    /// full checkpoints store their command line as an argparse.Namespace). NEWOBJ makes an
+    /// empty placeholder without running any code; BUILD drops the state.
+    static let inertClasses: Set<String> = ["argparse Namespace"]
 
     let name: String
     /// The containers built so far; values returned by `load` index into it.
@@ -342,11 +351,19 @@ struct RestrictedUnpickler {
                 let items = try popMark("APPENDS", at)
                 guard case .list(let l)? = stack.last else { throw fail("malformed pickle: APPENDS target is not a list", at: at) }
                 arena.lists[l].append(contentsOf: items)
-            case 0x62: // BUILD: only an OrderedDict's own state (e.g. torch's `_metadata`), ignored
+            case 0x62: // BUILD: an OrderedDict's own state (torch's `_metadata`) or an inert object's; ignored
                 _ = try pop("BUILD", at)
-                guard case .dict? = stack.last else {
-                    throw fail("refused: BUILD on \(stack.last?.kindName ?? "nothing"); only dict state is allowed in a weights file", at: at)
+                switch stack.last {
+                case .dict?, .opaque?: break
+                default: throw fail("refused: BUILD on \(stack.last?.kindName ?? "nothing"); only dict or inert object state is allowed in a weights file", at: at)
                 }
+            case 0x81: // NEWOBJ: only for inert allow-listed classes
+                _ = try pop("NEWOBJ", at)
+                let cls = try pop("NEWOBJ", at)
+                guard case .global(let module, let name) = cls, Self.inertClasses.contains("\(module) \(name)") else {
+                    throw fail("refused: NEWOBJ on \(cls.kindName); only inert data classes may be instantiated", at: at)
+                }
+                try push(.opaque("\(module).\(name)"), at)
             case 0x52: // REDUCE
                 let args = try pop("REDUCE", at), callable = try pop("REDUCE", at)
                 try push(try reduce(callable, args, at), at)
