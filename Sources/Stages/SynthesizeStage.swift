@@ -33,10 +33,11 @@ struct SynthesizeStage: StageType {
         var details: [[String: Any]] = []
         for (k, s) in samples.enumerated() {
             let id = String(format: "synthetic-%04d", k)
-            let imageURL = imageDir.appendingPathComponent("\(id).png")
-            try PNGWriter.write(s.image, to: imageURL)
+            try PNGWriter.write(s.image, to: imageDir.appendingPathComponent("\(id).png"))
             try PNGWriter.write(s.mask, to: maskDir.appendingPathComponent("\(id).png"))
-            artifact.train.append(UnlabelledItem(id: id, path: imageURL))
+            // Recorded where the file will be once this stage's result is sealed in the cache.
+            let finalURL = context.finalOutputDirectory.appendingPathComponent("synthetic/\(id).png")
+            artifact.train.append(UnlabelledItem(id: id, path: finalURL))
             artifact.synthetic.append(id)
             details.append(["id": id, "base": artifact.train[s.baseIndex].id, "texture": artifact.train[s.textureIndex].id,
                             "beta": Double(s.beta), "perlin_resolution": [s.perlinResolution.y, s.perlinResolution.x],

@@ -49,7 +49,7 @@ import Workflow
         try Self.workflow.write(toFile: path, atomically: true, encoding: .utf8)
 
         let (outcome, record) = try await run(dir, path)
-        #expect(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
+        try #require(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
 
         // load: n_noise = floor(0.25 · 12) = 3 moved into training; 8 − 3 = 5 defective left in test.
         let load = stage(record, "data")["summary"] as! [String: Any]

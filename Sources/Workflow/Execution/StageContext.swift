@@ -23,6 +23,10 @@ public final class StageContext: @unchecked Sendable {
     public let stageName: String
     public let parameters: Parameters
     public let outputDirectory: URL
+    /// Where `outputDirectory` will be once the stage succeeds (its cache entry). A stage
+    /// that records paths to its own files (e.g. a list of generated images) records them
+    /// under this folder: `outputDirectory` is a temporary folder renamed into place.
+    public let finalOutputDirectory: URL
     /// A folder that survives failures and kills of this exact stage configuration
     /// (same cache key): for checkpoints, so a re-run resumes instead of starting over.
     public let resumeDirectory: URL
@@ -38,11 +42,12 @@ public final class StageContext: @unchecked Sendable {
     private let lock = NSLock()
     private var summaryFields: [String: Any] = [:]
 
-    init(stageName: String, parameters: Parameters, outputDirectory: URL, resumeDirectory: URL, inputs: [StageInput],
+    init(stageName: String, parameters: Parameters, outputDirectory: URL, finalOutputDirectory: URL, resumeDirectory: URL, inputs: [StageInput],
          workflowDirectory: URL, cacheKey: String, board: ProgressBoard, logFile: URL?, cancelled: @escaping @Sendable () -> Bool) {
         self.stageName = stageName
         self.parameters = parameters
         self.outputDirectory = outputDirectory
+        self.finalOutputDirectory = finalOutputDirectory
         self.resumeDirectory = resumeDirectory
         self.inputs = inputs
         self.workflowDirectory = workflowDirectory

@@ -139,7 +139,8 @@ public final class WorkflowRunner: @unchecked Sendable {
         let resuming = ((try? FileManager.default.contentsOfDirectory(atPath: resume.path)) ?? []).isEmpty == false
         try? FileManager.default.createDirectory(at: resume, withIntermediateDirectories: true)
         let context = StageContext(stageName: name, parameters: step.stage.parameters,
-                                   outputDirectory: tmp.appendingPathComponent("out"), resumeDirectory: resume,
+                                   outputDirectory: tmp.appendingPathComponent("out"), finalOutputDirectory: store.outputURL(step.key),
+                                   resumeDirectory: resume,
                                    inputs: inputs, workflowDirectory: workflow.spec.baseDirectory, cacheKey: step.key,
                                    board: board, logFile: log, cancelled: { [cancellation] in cancellation.isCancelled })
         board.line("[\(name)] running: \(reasons.joined(separator: "; "))\(resuming ? " (resuming from checkpoint)" : "")")
