@@ -13,6 +13,7 @@ import WorkflowTestSupport
         with:
           value: ${COUNT}
           label: "${LABEL}-${SUFFIX:-none}-$${literal}"
+          ratio: "${RATIO:-0.25}"
           options:
             seed: ${SEED:-7}
     """
@@ -23,6 +24,7 @@ import WorkflowTestSupport
         let p = wf.stage(named: "a")!.parameters
         #expect(p["value"] == .int(3))  // an unquoted ${COUNT} is read as YAML would read "3"
         #expect(p["label"] == .string("base-none-${literal}"))
+        #expect(p["ratio"] == .double(0.25))  // a quoted whole reference is read as its value
         #expect(p.int("options.seed") == 7)
         #expect(wf.spec.variables == ["COUNT": "3", "LABEL": "base"])
     }

@@ -61,7 +61,11 @@ struct VariableSubstitution {
         case .scalar(let text, let kind):
             guard text.contains("${") else { return node }
             let expanded = try expand(text, at: node.location)
-            let newKind: YAMLValue.ScalarKind = kind == .quoted ? .quoted : PlainScalar.kind(of: expanded)
+            // A value that is exactly one reference is read as YAML would read the value,
+            // even when quoted: `{ratio: "${RATIO}"}` is the only way to write a reference
+            // inside a flow mapping, and must still give a number.
+            let wholeReference = text.hasPrefix("${") && text.hasSuffix("}") && text.components(separatedBy: "${").count == 2
+            let newKind: YAMLValue.ScalarKind = kind == .quoted && !wholeReference ? .quoted : PlainScalar.kind(of: expanded)
             return YAMLNode(.scalar(expanded, newKind), at: node.location)
         case .sequence(let items):
             return YAMLNode(.sequence(try items.map(expand)), at: node.location)
