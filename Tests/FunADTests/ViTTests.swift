@@ -80,6 +80,15 @@ let tinyConfig = ViTConfig(name: "vit-tiny", patchSize: 8, dim: 128, depth: 2, h
         }
     }
 
+    @Test func loaderAcceptsAKeyPrefix() throws {
+        let plain = try vitFixture("tiny.weights.safetensors")
+        let prefixed = Dictionary(uniqueKeysWithValues: plain.map { ("teacher.backbone." + $0.key, $0.value) })
+        let a = try ViTWeights(config: tinyConfig, tensors: plain)
+        let b = try ViTWeights(config: tinyConfig, tensors: prefixed, keyPrefix: "teacher.backbone.")
+        #expect(a.storage == b.storage)
+        #expect(throws: WeightsError.self) { _ = try ViTWeights(config: tinyConfig, tensors: prefixed) }
+    }
+
     @Test func expectedShapesAreDINOsStateDict() {
         let s = ViTConfig.vitB8.expectedShapes
         #expect(s.count == 4 + 12 * 12 + 2)
