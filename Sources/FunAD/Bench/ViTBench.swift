@@ -44,6 +44,15 @@ public func benchmarkViT(config: ViTConfig, images: Int, threads: Int = 2, side:
     return (result.imagesPerSecond, gflops, result)
 }
 
+/// The threading arrangements side by side (ViTThreading's choice is made from these):
+/// one image per core with single-threaded BLAS, and one image or a two-image chunk at a
+/// time with BLAS on all cores.
+public func benchmarkViTThreading(config: ViTConfig, images: Int, cores: Int = 2) throws -> [ViTBenchResult] {
+    let modes: [ViTThreading] = [.batchParallel(cores: cores), .blasParallel(cores: cores, imagesPerChunk: 1),
+                                 .blasParallel(cores: cores, imagesPerChunk: 2)]
+    return try modes.map { try benchmarkViT(config: config, images: images, threads: cores, threading: $0).result }
+}
+
 /// Full-size parity against PyTorch: reads `<name>.weights.safetensors` and
 /// `<name>.io.safetensors` written by `scripts/fixtures/vit.py --full DIR` (ViT-B/8 and
 /// ViT-S/16 with seeded random weights, 2 images at 224) and returns, per model, the
