@@ -100,9 +100,12 @@ public struct ViT: Backbone {
                                 }
                             }
                             if parallelChunks < chunkCount {
-                                BLAS.threads = threading.blasThreads
-                                let ws = ViTWorkspace(config: cfg, grid: g, images: chunk)
-                                for c in parallelChunks..<chunkCount { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws) }
+                                let threads = threading.blasThreads
+                                BLAS.threads = threads
+                                let ws = ViTWorkspace(config: cfg, grid: g, images: chunk, threads: threads)
+                                for c in parallelChunks..<chunkCount {
+                                    pass.run(chunk: c, of: chunk, batch: batch, workspace: ws, threads: threads, blasThreads: threads)
+                                }
                             }
                         }
                     }
