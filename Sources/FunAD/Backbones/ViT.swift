@@ -31,6 +31,10 @@ public struct ViTThreading: Sendable, Equatable {
 
 /// A DINO Vision Transformer backbone (METHOD.md step 2): output of the last block after
 /// the final LayerNorm; global = class token, local = the patch-token grid.
+///
+/// `forward` already uses every core it is given (`threading`), and sets OpenBLAS's
+/// process-wide thread count while it runs (restoring it afterwards): call it from one
+/// task at a time rather than running several forwards side by side.
 public struct ViT: Backbone {
     public let weights: ViTWeights
     public var threading: ViTThreading
