@@ -45,13 +45,13 @@ def main():
         x = torch.randn(args.images, 3, 224, 224, generator=g)
         with torch.inference_mode():
             model(x[: args.batch])
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for i in range(0, args.images, args.batch):
                 model(x[i:i + args.batch])
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         ips = args.images / seconds
         print(f"pytorch {name}: {ips:.3f} images/s, {flops(cfg['patch'], cfg['dim']) * ips / 1e9:.1f} GFLOP/s "
-              f"({args.images} images, batch {args.batch}, {args.threads} threads, torch {torch.__version__})", flush=True)
+              f"[{args.images / cpu:.3f} images/CPU-s] ({args.images} images, batch {args.batch}, {args.threads} threads, torch {torch.__version__})", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,23 @@ let tinyConfig = ViTConfig(name: "vit-tiny", patchSize: 8, dim: 128, depth: 2, h
         }
     }
 
+    /// Three images on two workers: two run in parallel (BLAS 1 thread each), the third
+    /// alone afterwards (BLAS 2 threads). Each image's features must not depend on which
+    /// path or workspace it went through: compare with PyTorch's per-image outputs.
+    @Test func oddBatchUsesBothPathsAndKeepsImagesApart() throws {
+        let weights = try ViTWeights(config: tinyConfig, tensors: vitFixture("tiny.weights.safetensors"))
+        let io = try vitFixture("tiny.io.safetensors")
+        let x = io["side64.input"]!.values, cls = io["side64.cls"]!.values, patches = io["side64.patches"]!.values
+        let n = 3 * 64 * 64, p = 64 * 128
+        // Images: #1, #0, #1.
+        let input = Array(x[n..<2 * n]) + Array(x[0..<n]) + Array(x[n..<2 * n])
+        let out = try ViT(weights: weights, threading: .batchParallel()).forward(input, batch: 3, side: 64)
+        let expectedCls = Array(cls[128..<256]) + Array(cls[0..<128]) + Array(cls[128..<256])
+        let expectedPatches = Array(patches[p..<2 * p]) + Array(patches[0..<p]) + Array(patches[p..<2 * p])
+        #expect(maxAbsDifference(out.global, expectedCls) < 1e-4)
+        #expect(maxAbsDifference(out.local, expectedPatches) < 1e-4)
+    }
+
     /// Position-embedding interpolation at the real grids (28×28 from 224/8; 14×14 from
     /// 224/16) against DINO's `interpolate_pos_encoding` in PyTorch. Only float rounding
     /// separates the two (≤ 16-term sums): 1e-5.
@@ -61,6 +78,15 @@ let tinyConfig = ViTConfig(name: "vit-tiny", patchSize: 8, dim: 128, depth: 2, h
         } throws: { error in
             "\(error)" == "tiny.safetensors: not a vit-tiny checkpoint: tensor 'pos_embed' has shape [1, 2, 128], expected [1, 65, 128]; missing tensor 'blocks.1.mlp.fc1.bias' (shape [512])"
         }
+    }
+
+    @Test func loaderAcceptsAKeyPrefix() throws {
+        let plain = try vitFixture("tiny.weights.safetensors")
+        let prefixed = Dictionary(uniqueKeysWithValues: plain.map { ("teacher.backbone." + $0.key, $0.value) })
+        let a = try ViTWeights(config: tinyConfig, tensors: plain)
+        let b = try ViTWeights(config: tinyConfig, tensors: prefixed, keyPrefix: "teacher.backbone.")
+        #expect(a.storage == b.storage)
+        #expect(throws: WeightsError.self) { _ = try ViTWeights(config: tinyConfig, tensors: prefixed) }
     }
 
     @Test func expectedShapesAreDINOsStateDict() {

@@ -31,6 +31,10 @@ public struct ViTThreading: Sendable, Equatable {
 
 /// A DINO Vision Transformer backbone (METHOD.md step 2): output of the last block after
 /// the final LayerNorm; global = class token, local = the patch-token grid.
+///
+/// `forward` already uses every core it is given (`threading`), and sets OpenBLAS's
+/// process-wide thread count while it runs (restoring it afterwards): call it from one
+/// task at a time rather than running several forwards side by side.
 public struct ViT: Backbone {
     public let weights: ViTWeights
     public var threading: ViTThreading
@@ -91,16 +95,21 @@ public struct ViT: Backbone {
                                 global: gOut.baseAddress!, local: lOut.baseAddress!)
                             if parallelChunks > 0 {
                                 BLAS.threads = 1
-                                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                                // Workers pull chunks from a shared counter, so one that is slowed
+                                // (a busy machine) does not hold back the whole batch.
+                                let queue = ChunkCounter(limit: parallelChunks)
+                                DispatchQueue.concurrentPerform(iterations: workers) { _ in
                                     let ws = ViTWorkspace(config: cfg, grid: g, images: chunk)
-                                    var c = worker
-                                    while c < parallelChunks { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws); c += workers }
+                                    while let c = queue.next() { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws) }
                                 }
                             }
                             if parallelChunks < chunkCount {
-                                BLAS.threads = threading.blasThreads
-                                let ws = ViTWorkspace(config: cfg, grid: g, images: chunk)
-                                for c in parallelChunks..<chunkCount { pass.run(chunk: c, of: chunk, batch: batch, workspace: ws) }
+                                let threads = threading.blasThreads
+                                BLAS.threads = threads
+                                let ws = ViTWorkspace(config: cfg, grid: g, images: chunk, threads: threads)
+                                for c in parallelChunks..<chunkCount {
+                                    pass.run(chunk: c, of: chunk, batch: batch, workspace: ws, threads: threads, blasThreads: threads)
+                                }
                             }
                         }
                     }
@@ -109,5 +118,20 @@ public struct ViT: Backbone {
         }
         return BackboneFeatures(batch: batch, globalDim: d, localDim: d, gridHeight: g, gridWidth: g,
                                 global: global, local: local)
+    }
+}
+
+/// Hands out 0, 1, …, limit−1 once each across threads.
+private final class ChunkCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    private let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
     }
 }

@@ -9,21 +9,32 @@ public struct ViTWeights: Sendable {
     let layout: ViTParameterLayout
 
     /// Copies the weights from a DINO state dict (e.g. `SafeTensors.read` of a converted
-    /// `dino_vitb8_pretrain.pth`). Extra keys (a classifier head, say) are ignored.
-    /// Every missing key and every wrong shape is reported together in one error.
-    public init(config: ViTConfig, tensors: [String: WeightTensor], source: String = "weights") throws {
+    /// `dino_vitb8_pretrain.pth`). Names are DINO's (`config.parameterShapes`), each looked
+    /// up as `keyPrefix + name` (e.g. "teacher.backbone." for a full training checkpoint).
+    /// Extra keys (a classifier head, say) are ignored. Every missing key and every wrong
+    /// shape is reported together in one error that names `source`.
+    public init(config: ViTConfig, tensors: [String: WeightTensor], source: String = "weights",
+                keyPrefix: String = "") throws {
         var problems: [String] = []
         for (name, shape) in config.parameterShapes {
-            guard let t = tensors[name] else { problems.append("missing tensor '\(name)' (shape \(shape))"); continue }
-            if t.shape != shape { problems.append("tensor '\(name)' has shape \(t.shape), expected \(shape)") }
+            guard let t = tensors[keyPrefix + name] else {
+                problems.append("missing tensor '\(keyPrefix + name)' (shape \(shape))")
+                continue
+            }
+            if t.shape != shape { problems.append("tensor '\(keyPrefix + name)' has shape \(t.shape), expected \(shape)") }
         }
         if !problems.isEmpty {
             throw WeightsError("\(source): not a \(config.name) checkpoint: " + problems.joined(separator: "; "))
         }
         var storage: [Float] = []
         storage.reserveCapacity(config.parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) })
-        for (name, _) in config.parameterShapes { storage += tensors[name]!.values }
+        for (name, _) in config.parameterShapes { storage += tensors[keyPrefix + name]!.values }
         self.init(config: config, storage: storage)
+    }
+
+    /// Reads a safetensors file (F32/F16/BF16) holding a DINO state dict.
+    public init(config: ViTConfig, contentsOf url: URL, keyPrefix: String = "") throws {
+        try self.init(config: config, tensors: SafeTensors.read(url), source: url.path, keyPrefix: keyPrefix)
     }
 
     /// Seeded random weights for tests and benchmarks (not a trained model): linear and

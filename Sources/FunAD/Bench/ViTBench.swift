@@ -8,7 +8,11 @@ public struct ViTBenchResult: Sendable {
     public var threading: ViTThreading
     public var images: Int
     public var seconds: Double
+    /// Process CPU time (all threads) of the timed run. On a shared machine, wall time
+    /// suffers from other processes; images per CPU-second does much less.
+    public var cpuSeconds: Double
     public var imagesPerSecond: Double { Double(images) / seconds }
+    public var imagesPerCPUSecond: Double { Double(images) / cpuSeconds }
     /// Useful work rate (ViTConfig.flops per image × images/s), for comparison with sgemm peak.
     public var gflopsPerSecond: Double
 }
@@ -29,13 +33,24 @@ public func benchmarkViT(config: ViTConfig, images: Int, threads: Int = 2, side:
     }
     let warm = min(images, max(1, threads))
     _ = try vit.forward(Array(input[0..<warm * 3 * side * side]), batch: warm, side: side)
+    let cpuStart = processCPUSeconds()
     let start = DispatchTime.now().uptimeNanoseconds
     _ = try vit.forward(input, batch: images, side: side)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let cpuSeconds = processCPUSeconds() - cpuStart
     let gflops = config.flops(forInput: side) * Double(images) / seconds / 1e9
-    let result = ViTBenchResult(config: config.name, threading: threading, images: images, seconds: seconds,
+    let result = ViTBenchResult(config: config.name, threading: threading, images: images, seconds: seconds, cpuSeconds: cpuSeconds,
                                 gflopsPerSecond: gflops)
     return (result.imagesPerSecond, gflops, result)
+}
+
+/// The threading arrangements side by side (ViTThreading's choice is made from these):
+/// one image per core with single-threaded BLAS, and one image or a two-image chunk at a
+/// time with BLAS on all cores.
+public func benchmarkViTThreading(config: ViTConfig, images: Int, cores: Int = 2) throws -> [ViTBenchResult] {
+    let modes: [ViTThreading] = [.batchParallel(cores: cores), .blasParallel(cores: cores, imagesPerChunk: 1),
+                                 .blasParallel(cores: cores, imagesPerChunk: 2)]
+    return try modes.map { try benchmarkViT(config: config, images: images, threads: cores, threading: $0).result }
 }
 
 /// Full-size parity against PyTorch: reads `<name>.weights.safetensors` and
@@ -66,4 +81,11 @@ public func checkViTParity(directory: URL, threading: ViTThreading = .batchParal
         report.append((config.name, err, scale))
     }
     return report
+}
+
+/// CPU time consumed so far by all threads of this process.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -10,15 +10,17 @@
 /// qkv: tokens × 3·dim, each row [q | k | v] with each part heads × headDim (PyTorch's
 /// `reshape(B, N, 3, H, d)` order). out: tokens × dim.
 /// scores: tokens × (tokens + 1) scratch (one head's N×N matrix, then its N row sums).
+/// `headRange` limits the work to some heads (threads splitting one image's heads write
+/// disjoint column blocks of `out`, each with its own `scores`).
 func multiHeadAttention(
     qkv: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-    tokens: Int, dim: Int, heads: Int
+    tokens: Int, dim: Int, heads: Int, headRange: Range<Int>? = nil
 ) {
     let headDim = dim / heads
     let scale = 1 / Float(headDim).squareRoot()
     let ld = 3 * dim
     let rowSums = scores + tokens * tokens
-    for h in 0..<heads {
+    for h in headRange ?? 0..<heads {
         let q = qkv + h * headDim
         let k = qkv + dim + h * headDim
         let v = qkv + 2 * dim + h * headDim

@@ -82,13 +82,6 @@ func erf8(_ x: Float8) -> Float8 {
     return unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) | signBit, to: Float8.self)
 }
 
-/// Scalar forms for loop tails (a handful of elements per row).
-@inline(__always)
-func expScalar(_ x: Float) -> Float { exp8(Float8(repeating: x))[0] }
-
-@inline(__always)
-func erfScalar(_ x: Float) -> Float { erf8(Float8(repeating: x))[0] }
-
 /// Loads the `count` (< 8) floats at `p` into the low lanes, `pad` elsewhere: row tails.
 @inline(__always)
 func loadPartial8(_ p: UnsafePointer<Float>, count: Int, pad: Float) -> Float8 {
