@@ -113,4 +113,17 @@ import Testing
         #expect(r.state.epochStatistics.map(\.epoch) == [0, 1, 2])
         #expect(seen.allSatisfy { $0.loss.total.isFinite && $0.perturbedPatches <= 30 })
     }
+
+    /// The global vector is the first `globalDimension` values of every patch feature.
+    @Test func imageLevelFeaturesKeepTheGlobalVector() throws {
+        let base = InMemoryPatchFeatures(imageCount: 2, gridHeight: 1, gridWidth: 2, dimension: 3,
+                                         values: [1, 2, 9, 1, 2, 8, 3, 4, 7, 3, 4, 6])
+        let images = try ImageLevelFeatures(base: base, globalDimension: 2)
+        var out = [Float](repeating: 0, count: 2)
+        try images.patchFeatures(ofImage: 1, into: &out)
+        #expect(out == [3, 4] && images.patchesPerImage == 1 && images.dimension == 2)
+        do { _ = try ImageLevelFeatures(base: base, globalDimension: 4); Issue.record("expected an error") } catch {
+            #expect("\(error)" == "image-level features: globalDimension 4; expected 1...3 (the patch feature dimension)")
+        }
+    }
 }
