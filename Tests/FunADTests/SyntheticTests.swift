@@ -54,4 +54,29 @@ import Testing
         #expect(result.state.bankRecords.count == 10 * (1100 / 32)) // rebuilt every iteration
         #expect(result.departuresFromPaper.contains("epochs 10 (paper: 1500)"))
     }
+
+    /// Patch-level variant of the same distributions: 200 images of 4×4 patches, 20 of
+    /// them (1:10) carrying 3 anomalous patches N(1.5·1, 2I); unlabelled. The trained φ
+    /// must rank the anomalous patches of a fresh test set above the normal ones
+    /// (patch AUROC ≥ 0.95) and the anomalous test images above the clean ones.
+    @Test func patchLevelTrainingLocalisesAnomalousPatches() throws {
+        let (train, _) = TrainingTestSupport.patchSet(images: 200, anomalous: 20, gridSide: 4, dimension: 16, anomalousPatches: 3, seed: 31)
+        let (test, testImages) = TrainingTestSupport.patchSet(images: 100, anomalous: 10, gridSide: 4, dimension: 16, anomalousPatches: 3, seed: 32)
+        var c = TrainerConfiguration()
+        c.epochs = 5 // untrained: patch AUROC 0.82, image AUROC 0.79 (measured with epochs = 0)
+        c.seed = 5
+        let start = Date()
+        let result = try FunADTrainer(configuration: c).train(source: train)
+        let seconds = Date().timeIntervalSince(start)
+        let p = test.patchesPerImage
+        var scores = [Float](repeating: 0, count: test.imageCount * p)
+        try result.model.scorePatches(test.values, count: scores.count, into: &scores)
+        let patchLabels = (0..<scores.count).map { testImages[$0 / p] && ($0 % p) < 3 }
+        let imageScores = (0..<test.imageCount).map { i in scores[(i * p)..<((i + 1) * p)].max()! }
+        let patchAUROC = TrainingTestSupport.auroc(scores: scores, positives: patchLabels)
+        let imageAUROC = TrainingTestSupport.auroc(scores: imageScores, positives: testImages)
+        print("synthetic patch-level: patch AUROC \(patchAUROC), image AUROC \(imageAUROC) in \(seconds) s")
+        #expect(patchAUROC >= 0.95)
+        #expect(imageAUROC >= 0.95)
+    }
 }

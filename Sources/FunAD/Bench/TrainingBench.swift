@@ -18,6 +18,25 @@ public enum TrainingBench {
         public init() {}
     }
 
+    /// Names accepted by `run`, in the order `bench/training_reference.py` prints them.
+    public static let names = ["step", "bank_search", "mutual", "scoring"]
+
+    /// Runs the named benchmarks (all by default) with each one's default repeat count
+    /// (step 3, scoring 2, searches 1, as the Python reference).
+    public static func run(_ selected: [String] = names, shapes: Shapes = .init(), threads: Int = 2) throws -> [(name: String, seconds: Double)] {
+        var out: [(name: String, seconds: Double)] = []
+        for name in selected {
+            switch name {
+            case "step": out.append((name, step(shapes: shapes, threads: threads, repeats: 3)))
+            case "bank_search": out.append((name, bankSearch(shapes: shapes, threads: threads)))
+            case "mutual": out.append((name, mutualPairs(shapes: shapes, threads: threads)))
+            case "scoring": out.append((name, try scoring(shapes: shapes, threads: threads, repeats: 2)))
+            default: throw TrainingError("training benchmark '\(name)' does not exist; expected one of \(names.joined(separator: ", "))")
+            }
+        }
+        return out
+    }
+
     static func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
         var best = Double.infinity
         for _ in 0..<max(1, repeats) {
