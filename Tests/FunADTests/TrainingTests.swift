@@ -126,4 +126,22 @@ import Testing
             #expect("\(error)" == "image-level features: globalDimension 4; expected 1...3 (the patch feature dimension)")
         }
     }
+
+    struct OutOfRangePolicy: BankSelectionPolicy {
+        func selectBankImages(imageScores: [Float], rng: inout Xoshiro256StarStar) -> [Int] { [imageScores.count + 5] }
+        var summary: String { "test policy" }
+        var isPaperDefault: Bool { false }
+    }
+
+    /// A user policy plugs in without touching the loop, and its bad output is reported.
+    @Test func userPolicyOutputIsChecked() {
+        let (source, _) = TrainingTestSupport.patchSet(images: 12, anomalous: 1, gridSide: 2, dimension: 4, anomalousPatches: 1, seed: 2)
+        var c = TrainerConfiguration()
+        c.epochs = 1; c.batchSize = 4; c.hidden1 = 8; c.hidden2 = 4
+        c.bankSelection = OutOfRangePolicy()
+        #expect(c.departuresFromPaper.contains("bank selection: test policy"))
+        do { _ = try FunADTrainer(configuration: c).train(source: source); Issue.record("expected an error") } catch {
+            #expect("\(error)" == "bank selection policy 'test policy' returned image index 17; expected 0..<12")
+        }
+    }
 }

@@ -88,6 +88,9 @@ struct MemoryBankBuilder {
         for i in images where !(0..<source.imageCount).contains(i) {
             throw TrainingError("bank selection policy '\(policy.summary)' returned image index \(i); expected 0..<\(source.imageCount)")
         }
+        guard Set(images).count == images.count else {
+            throw TrainingError("bank selection policy '\(policy.summary)' returned an image more than once; expected distinct indices")
+        }
         var rowImage: [Int32] = [], rowPatch: [Int32] = []
         for i in images {
             let patches: [Int]
