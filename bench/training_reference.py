@@ -59,6 +59,14 @@ def rand(*shape):
     return torch.rand(*shape) * 2 - 1
 
 
+def patch_features(images, patches, d):
+    """[global | local_j] layout of real features: the first half of each row is the
+    image's class token, shared by its patches (same data layout as the Swift bench)."""
+    x = rand(images, patches, d)
+    x[:, :, : d // 2] = x[:, :1, : d // 2]
+    return x.reshape(images * patches, d)
+
+
 def top2(queries, bank, excluded, qb=1024, mb=4096):
     """Blocked exact 2-NN; excluded[q] = bank row to skip or -1."""
     bn = (bank * bank).sum(1)
@@ -95,7 +103,7 @@ rows = B * P
 if "step" in only:
     net = LocalNet(D)
     opt = torch.optim.RMSprop(net.parameters(), lr=2e-5, momentum=0.2)
-    x = rand(rows, D)
+    x = patch_features(B, P, D)
     labels = torch.zeros(rows)
     labels[::20] = 1
     pert_rows = torch.arange(0, rows, 1000)
@@ -139,7 +147,7 @@ if "mutual" in only:
 
 if "scoring" in only:
     net = LocalNet(D)
-    x = rand(SCORED * P, D)
+    x = patch_features(SCORED, P, D)
     with torch.no_grad():
         def scoring():
             feats, scores = [], []

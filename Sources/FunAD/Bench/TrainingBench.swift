@@ -54,8 +54,22 @@ public enum TrainingBench {
         return v
     }
 
-    /// One optimisation step on a batch: forward of B·P patches through φ, balanced BCE
-    /// (5 % pseudo-anomalies, 2 % of them perturbed) + λ·L_MS over B·P/4 given pairs,
+    /// Random features with the real layout f_ij = [global ‖ local_j]: the first half of
+    /// each row (the class token) is the same for all patches of an image.
+    static func randomPatchFeatures(images: Int, patches: Int, dimension d: Int, seed: UInt64) -> [Float] {
+        var v = randomFeatures(images * patches * d, seed: seed)
+        let g = d / 2
+        for i in 0..<images {
+            for j in 1..<max(1, patches) {
+                for k in 0..<g { v[(i * patches + j) * d + k] = v[i * patches * d + k] }
+            }
+        }
+        return v
+    }
+
+    /// One optimisation step on a batch (features laid out as [global ‖ local_j], as real
+    /// backbone features are): forward of B·P patches through φ, balanced BCE
+    /// (5 % pseudo-anomalies, every 1000th patch perturbed) + λ·L_MS over B·P/4 given pairs,
     /// backward, RMSProp. (Bank search and mutual-pair search are timed separately.)
     public static func step(shapes s: Shapes = .init(), threads: Int = 2, repeats: Int = 1) -> Double {
         BLAS.threads = threads
@@ -64,7 +78,7 @@ public enum TrainingBench {
         var params = LocalNetParameters(pytorchDefault: shape, seed: 1)
         var optimizer = RMSProp(parameterCount: params.values.count)
         let step = TrainingStep(shape: shape, rows: rows)
-        let x = randomFeatures(rows * d, seed: 2)
+        let x = randomPatchFeatures(images: s.batchImages, patches: s.patches, dimension: d, seed: 2)
         step.inputs.update(from: x, count: x.count)
         var labels = [UInt8](repeating: 0, count: rows)
         for i in stride(from: 0, to: rows, by: 20) { labels[i] = 1 }
@@ -74,7 +88,7 @@ public enum TrainingBench {
                                 second: stride(from: 1, to: rows, by: 4).map { Int32($0) })
         let count = params.values.count
         return time(repeats) {
-            step.forwardClean(parameters: params, rows: rows)
+            step.forwardClean(parameters: params, rows: rows, imageRows: s.patches)
             _ = step.lossAndGradients(parameters: params, rows: rows, labels: labels, perturbedRows: perturbed,
                                       pairs: pairs, lambda: 2.5, reduction: .halfMean)
             params.values.withUnsafeMutableBufferPointer { w in
@@ -112,9 +126,11 @@ public enum TrainingBench {
         BLAS.threads = threads
         let n = s.scoredImages * s.patches, d = s.dimension
         let net = LocalNet(parameters: LocalNetParameters(pytorchDefault: LocalNetShape(dimension: d, hidden1: s.hidden1, hidden2: s.hidden2), seed: 6))
-        let x = randomFeatures(n * d, seed: 7)
+        let x = randomPatchFeatures(images: s.scoredImages, patches: s.patches, dimension: d, seed: 7)
         var scores = [Float](repeating: 0, count: n)
         var adapted = [Float](repeating: 0, count: n * d)
-        return try time(repeats) { try net.scoreAndAdapt(x, count: n, scores: &scores, adapted: &adapted) }
+        return try time(repeats) {
+            try net.scoreImages(x, images: s.scoredImages, patchesPerImage: s.patches, scores: &scores, adapted: &adapted)
+        }
     }
 }

@@ -65,7 +65,8 @@ struct MemoryBankBuilder {
             while i0 < n {
                 let m = min(chunk, n - i0)
                 for k in 0..<m { try source.patchFeatures(ofImage: i0 + k, into: x + k * p * d) }
-                LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws)
+                let prefix = SharedPrefix.detect(x, images: m, imageRows: p, dimension: d)
+                LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws, prefix: prefix)
                 (adaptedStore + i0 * p * d).update(from: ws.adapted, count: m * p * d)
                 for k in 0..<m {
                     var best = -Float.infinity

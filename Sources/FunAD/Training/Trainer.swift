@@ -86,7 +86,7 @@ public struct FunADTrainer: Sendable {
                     for (jj, j) in positions.enumerated() { excluded[k * pb + jj] = bankLookup[image * p + j] ?? -1 }
                 }
                 // 2. Clean forward and nearest-bank distances.
-                step.forwardClean(parameters: st.parameters, rows: rows)
+                step.forwardClean(parameters: st.parameters, rows: rows, imageRows: pb)
                 let nn = bank.features.withUnsafeBufferPointer { m in
                     excluded.withUnsafeBufferPointer { ex in
                         NearestNeighbours.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
