@@ -82,23 +82,95 @@ public enum NearestNeighbours {
 
     /// Mutually nearest pairs among `count` features (count, D): a's nearest other
     /// feature is b and b's is a (self excluded by index; METHOD.md step 5, paper
-    /// Eq. 30). Features of the same image may pair.
+    /// Eq. 30). Features of the same image may pair. Ties keep the lower index.
+    ///
+    /// The distance matrix is symmetric, so only the tiles on and above the diagonal are
+    /// computed (half the GEMM work of a query-vs-bank search): each tile updates the
+    /// nearest neighbour of its rows (row scan) and of its columns (column scan).
+    /// Candidates reach every row in increasing index order, so strict `<` keeps the
+    /// lowest index on ties.
     public static func mutualPairs(_ features: UnsafePointer<Float>, count: Int, dimension d: Int,
-                                   queryBlock: Int = 1024, bankBlock: Int = 4096) -> MutualPairs {
-        let selfIndex = (0..<count).map { Int32($0) }
-        let nn = selfIndex.withUnsafeBufferPointer { ex in
-            topTwo(queries: features, queryCount: count, bank: features, bankCount: count, dimension: d,
-                   excluded: ex.baseAddress, queryBlock: queryBlock, bankBlock: bankBlock).firstIndex
-        }
+                                   block: Int = 2048) -> MutualPairs {
         var pairs = MutualPairs(first: [], second: [])
+        guard count > 1 else { return pairs }
+        let nb = max(1, min(block, count))
+        let normArray = squaredNorms(features, rows: count, dimension: d)
+        let norms = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { norms.deallocate() }
+        norms.initialize(from: normArray, count: count)
+        // best[i] = min over candidates j of ‖x_j‖² − 2·x_i·x_j (‖x_i‖² is constant for row i).
+        let best = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { best.deallocate() }
+        best.initialize(repeating: .infinity, count: count)
+        var nearest = [Int32](repeating: -1, count: count)
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: nb * nb)
+        defer { tile.deallocate() }
+        nearest.withUnsafeMutableBufferPointer { nnBuf in
+            let nn = nnBuf.baseAddress!
+            var i0 = 0
+            while i0 < count {
+                let ni = min(nb, count - i0)
+                var j0 = i0
+                while j0 < count {
+                    let nj = min(nb, count - j0)
+                    // tile (ni, nj) = −2 · X_I · X_Jᵀ
+                    BLAS.gemm(features + i0 * d, features + j0 * d, tile, m: ni, n: nj, k: d, transB: true, alpha: -2)
+                    // Row scan: candidates J for the rows of I.
+                    for r in 0..<ni {
+                        let row = tile + r * nj
+                        if i0 == j0 { row[r] = .infinity } // self
+                        let (v, k, _, _) = scanTopTwo(row, bankNorms: norms + j0, count: nj, firstIndex: Int32(j0))
+                        if k >= 0 && v < best[i0 + r] { best[i0 + r] = v; nn[i0 + r] = k }
+                    }
+                    // Column scan: candidates I for the rows of J (only off the diagonal).
+                    if j0 > i0 { scanColumns(tile, rows: ni, columns: nj, rowNorms: norms + i0, firstRow: Int32(i0),
+                                             best: best + j0, nearest: nn + j0) }
+                    j0 += nj
+                }
+                i0 += ni
+            }
+        }
         for a in 0..<count {
-            let b = Int(nn[a])
-            if b > a && Int(nn[b]) == a {
+            let b = Int(nearest[a])
+            if b > a && Int(nearest[b]) == a {
                 pairs.first.append(Int32(a))
                 pairs.second.append(Int32(b))
             }
         }
         return pairs
+    }
+
+    /// For each column c of tile (rows, columns): best[c] ← min(best[c], tile[r][c] +
+    /// rowNorms[r]) over rows r in order, nearest[c] ← firstRow + r on improvement
+    /// (strict <, so the lowest row wins ties). Eight columns at a time, branch-free.
+    @inline(__always)
+    static func scanColumns(_ tile: UnsafePointer<Float>, rows: Int, columns: Int, rowNorms: UnsafePointer<Float>,
+                            firstRow: Int32, best: UnsafeMutablePointer<Float>, nearest: UnsafeMutablePointer<Int32>) {
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        let vectorEnd = columns & ~7
+        let rawBest = UnsafeMutableRawPointer(best), rawNearest = UnsafeMutableRawPointer(nearest)
+        var c = 0
+        while c < vectorEnd {
+            var m = rawBest.loadUnaligned(fromByteOffset: 4 * c, as: V.self)
+            var k = rawNearest.loadUnaligned(fromByteOffset: 4 * c, as: I.self)
+            for r in 0..<rows {
+                let v = UnsafeRawPointer(tile + r * columns).loadUnaligned(fromByteOffset: 4 * c, as: V.self) + V(repeating: rowNorms[r])
+                let lt = v .< m
+                m.replace(with: v, where: lt)
+                k.replace(with: I(repeating: firstRow + Int32(r)), where: lt)
+            }
+            rawBest.storeBytes(of: m, toByteOffset: 4 * c, as: V.self)
+            rawNearest.storeBytes(of: k, toByteOffset: 4 * c, as: I.self)
+            c += 8
+        }
+        while c < columns {
+            for r in 0..<rows {
+                let v = tile[r * columns + c] + rowNorms[r]
+                if v < best[c] { best[c] = v; nearest[c] = firstRow + Int32(r) }
+            }
+            c += 1
+        }
     }
 
     /// The two smallest values of row[c] + bankNorms[c], c in 0..<count, with their
