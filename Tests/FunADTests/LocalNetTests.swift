@@ -66,13 +66,18 @@ import Testing
     /// independent Double implementation of the same loss. h = 1e-5 in Double gives
     /// FD errors ~1e-9; the analytic side is Float, so agreement to 2e-4·(1 + |g|)
     /// is expected (observed ~1e-6) unless a gradient term is wrong or missing.
-    @Test func gradientsMatchFiniteDifferences() throws {
+    /// Run twice: on unstructured rows (plain path) and on rows laid out as 3 images of
+    /// 3 patches sharing a 3-value global prefix (the split-adaptor path, `SharedPrefix`).
+    @Test(arguments: [false, true]) func gradientsMatchFiniteDifferences(sharedGlobalPrefix: Bool) throws {
         let shape = LocalNetShape(dimension: 6, hidden1: 10, hidden2: 5)
         var rng = Xoshiro256StarStar(seed: 7)
         let params = LocalNetParameters(pytorchDefault: shape, rng: &rng)
         let n = 9, d = shape.dimension
         var x = [Float](repeating: 0, count: n * d)
         rng.fillGaussian(&x, count: x.count, std: 1.5)
+        if sharedGlobalPrefix {
+            for r in 0..<n where r % 3 != 0 { for k in 0..<3 { x[r * d + k] = x[(r - r % 3) * d + k] } }
+        }
         let labels: [UInt8] = [0, 1, 0, 0, 1, 0, 0, 1, 0]
         let perturbedRows = [1, 7]
         var perturbed = [Float](repeating: 0, count: 2 * d)
@@ -83,7 +88,8 @@ import Testing
         let step = TrainingStep(shape: shape, rows: n)
         step.inputs.update(from: x, count: x.count)
         (step.inputs + n * d).update(from: perturbed, count: perturbed.count)
-        step.forwardClean(parameters: params, rows: n)
+        step.forwardClean(parameters: params, rows: n, imageRows: 3)
+        #expect(step.prefix.length == (sharedGlobalPrefix ? 3 : 0))
         _ = step.lossAndGradients(parameters: params, rows: n, labels: labels, perturbedRows: perturbedRows,
                                   pairs: pairs, lambda: lambda, reduction: .halfMean)
 
@@ -116,7 +122,7 @@ import Testing
             worst = max(worst, err)
             #expect(err <= 2e-4 * (1 + abs(numeric)), "parameter \(i): analytic \(analytic) vs numeric \(numeric)")
         }
-        print("LocalNet gradient check: max |analytic − finite difference| = \(worst) over \(w.count) parameters")
+        print("LocalNet gradient check (shared prefix \(sharedGlobalPrefix)): max |analytic − finite difference| = \(worst) over \(w.count) parameters")
     }
 
     /// nn.Linear's default init: U(−1/√fan_in, 1/√fan_in) for weights and biases.
@@ -202,5 +208,48 @@ import Testing
         let b2 = 0.2 * b1 - 1 / (v2.squareRoot() + 1e-8)
         #expect(abs(Double(theta[0]) - (1 - 0.1 * b1 - 0.1 * b2)) < 1e-5)
         #expect(abs(Double(opt.squareAverage[0]) - v2) < 1e-7) // Float32 state: ~10 ulp
+    }
+
+    /// The split-adaptor path (`SharedPrefix`) against the plain path at a realistic
+    /// ratio (global half of D = 64, 4 images × 12 patches): scores, adapted features and
+    /// gradients agree to float rounding (1e-5 of each quantity's scale), and
+    /// `scoreImages` agrees with `scorePatches`.
+    @Test func sharedPrefixPathMatchesPlainPath() throws {
+        let shape = LocalNetShape(dimension: 64, hidden1: 48, hidden2: 16)
+        let params = LocalNetParameters(pytorchDefault: shape, seed: 9)
+        let (b, p, d) = (4, 12, 64)
+        var rng = Xoshiro256StarStar(seed: 10)
+        var x = [Float](repeating: 0, count: b * p * d)
+        rng.fillGaussian(&x, count: x.count)
+        for i in 0..<b { for j in 1..<p { for k in 0..<32 { x[(i * p + j) * d + k] = x[i * p * d + k] } } }
+        let rows = b * p
+        var labels = [UInt8](repeating: 0, count: rows)
+        for i in stride(from: 0, to: rows, by: 5) { labels[i] = 1 }
+        let pert = [3, 17]
+        func run(_ exploit: Bool) -> (scores: [Float], adapted: [Float], grads: [Float]) {
+            let step = TrainingStep(shape: shape, rows: rows)
+            step.exploitSharedPrefix = exploit
+            step.inputs.update(from: x, count: x.count)
+            for (k, r) in pert.enumerated() { for j in 0..<d { step.inputs[(rows + k) * d + j] = x[r * d + j] + 0.3 } }
+            step.forwardClean(parameters: params, rows: rows, imageRows: p)
+            #expect(step.prefix.length == (exploit ? 32 : 0))
+            let scores = Array(UnsafeBufferPointer(start: step.workspace.scores, count: rows))
+            let adapted = Array(UnsafeBufferPointer(start: step.workspace.adapted, count: rows * d))
+            _ = step.lossAndGradients(parameters: params, rows: rows, labels: labels, perturbedRows: pert,
+                                      pairs: MutualPairs(first: [0, 5], second: [9, 30]), lambda: 2.5, reduction: .halfMean)
+            return (scores, adapted, step.gradients)
+        }
+        let plain = run(false), split = run(true)
+        func relErr(_ a: [Float], _ b: [Float]) -> Float {
+            zip(a, b).map { abs($0 - $1) }.max()! / max(1e-12, b.map { abs($0) }.max()!)
+        }
+        #expect(relErr(split.scores, plain.scores) < 1e-5)
+        #expect(relErr(split.adapted, plain.adapted) < 1e-5)
+        #expect(relErr(split.grads, plain.grads) < 1e-5)
+        let net = LocalNet(parameters: params)
+        var byImage = [Float](repeating: 0, count: rows), byPatch = [Float](repeating: 0, count: rows)
+        try net.scoreImages(x, images: b, patchesPerImage: p, scores: &byImage)
+        try net.scorePatches(x, count: rows, into: &byPatch)
+        #expect(relErr(byImage, byPatch) < 1e-5)
     }
 }

@@ -10,7 +10,8 @@ import Testing
         #expect(pairs.first == [0, 2] && pairs.second == [1, 3])
     }
 
-    /// Against a Double brute force on 400 random 8-d points, blocks not dividing the set.
+    /// Against a Double brute force on 400 random 8-d points, with 70-row blocks (not
+    /// dividing the set) so that diagonal, off-diagonal and partial tiles all occur.
     @Test func matchesBruteForce() {
         let n = 400, d = 8
         var rng = Xoshiro256StarStar(seed: 5)
@@ -27,7 +28,7 @@ import Testing
         }
         var expected: [(Int32, Int32)] = []
         for a in 0..<n where nearest[a] > a && nearest[nearest[a]] == a { expected.append((Int32(a), Int32(nearest[a]))) }
-        let got = NearestNeighbours.mutualPairs(x, count: n, dimension: d, queryBlock: 70, bankBlock: 90)
+        let got = NearestNeighbours.mutualPairs(x, count: n, dimension: d, block: 70)
         #expect(got.first == expected.map(\.0))
         #expect(got.second == expected.map(\.1))
         #expect(got.count > 50) // random points: roughly 30 % of points are in a mutual pair

@@ -29,17 +29,38 @@ public struct LocalNet: PatchScorer {
         }
     }
 
-    private func forEachChunk(_ features: UnsafePointer<Float>, count: Int,
+    /// Scores whole images: `images` × `patchesPerImage` features, image-major. Knowing
+    /// the image boundaries lets the adaptor compute each image's global part
+    /// [global ‖ local_j] once (`SharedPrefix`): ≈ 30 % fewer FLOPs for DINO features.
+    /// Same results as `scorePatches` up to float rounding. `adapted` is optional.
+    public func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                            scores: UnsafeMutablePointer<Float>, adapted: UnsafeMutablePointer<Float>? = nil) throws {
+        guard images >= 0, patchesPerImage >= 1 else {
+            throw LocalNetError("LocalNet.scoreImages: \(images) images of \(patchesPerImage) patches; expected ≥ 0 images of ≥ 1 patches")
+        }
+        let d = dimension
+        try forEachChunk(features, count: images * patchesPerImage, imageRows: patchesPerImage) { ws, start, n in
+            (scores + start).update(from: ws.scores, count: n)
+            adapted.map { ($0 + start * d).update(from: ws.adapted, count: n * d) }
+        }
+    }
+
+    private func forEachChunk(_ features: UnsafePointer<Float>, count: Int, imageRows: Int = 0,
                               _ body: (LocalNetWorkspace, Int, Int) -> Void) throws {
         guard count >= 0 else { throw LocalNetError("LocalNet.scorePatches: negative patch count \(count)") }
         guard count > 0 else { return }
-        let ws = LocalNetWorkspace(shape: shape, capacity: min(count, max(1, chunkRows)), withBackward: false)
+        // Chunks hold whole images when the image size is known.
+        let unit = max(1, imageRows)
+        let rowsPerChunk = max(1, chunkRows / unit) * unit
+        let ws = LocalNetWorkspace(shape: shape, capacity: min(count, rowsPerChunk), withBackward: false)
         let d = dimension
         parameters.values.withUnsafeBufferPointer { p in
             var start = 0
             while start < count {
                 let n = min(ws.capacity, count - start)
-                LocalNetPass.forward(parameters: p.baseAddress!, shape: shape, x: features + start * d, rows: n, into: ws)
+                let x = features + start * d
+                let prefix = imageRows > 1 ? SharedPrefix.detect(x, images: n / imageRows, imageRows: imageRows, dimension: d) : .none
+                LocalNetPass.forward(parameters: p.baseAddress!, shape: shape, x: x, rows: n, into: ws, prefix: prefix)
                 body(ws, start, n)
                 start += n
             }

@@ -66,16 +66,35 @@ enum LocalNetPass {
     /// Forward for x (rows, D) into workspace rows [first, first + rows).
     /// H0 = LReLU(x W0ᵀ + b0); H1 = LReLU(H0 W1ᵀ + b1); H2 = LReLU(H1 W2ᵀ + b2);
     /// z = H2 W3ᵀ + b3; p = σ(z).
+    ///
+    /// `prefix` (see `SharedPrefix`): when every image's `imageRows` consecutive rows share
+    /// their first g values (the global vector of f_ij = [global ‖ local_j]), the adaptor
+    /// is computed as x W0ᵀ = G·W0[:, :g]ᵀ (once per image) + X_local·W0[:, g:]ᵀ, the same
+    /// product with (D − g)/D of the work.
     static func forward(
         parameters: UnsafePointer<Float>, shape: LocalNetShape,
-        x: UnsafePointer<Float>, rows: Int, into ws: LocalNetWorkspace, firstRow first: Int = 0
+        x: UnsafePointer<Float>, rows: Int, into ws: LocalNetWorkspace, firstRow first: Int = 0,
+        prefix: SharedPrefix = .none
     ) {
         precondition(first + rows <= ws.capacity, "LocalNetPass.forward: workspace too small")
         guard rows > 0 else { return }
         let (d, h1, h2) = (shape.dimension, shape.hidden1, shape.hidden2)
         let o = shape.offsets.starts
         let a0 = ws.adapted + first * d, a1 = ws.hidden1 + first * h1, a2 = ws.hidden2 + first * h2
-        LinearKernels.linearForward(x, parameters + o[0], parameters + o[1], a0, rows: rows, inFeatures: d, outFeatures: d)
+        if prefix.length > 0 {
+            let (g, p) = (prefix.length, prefix.imageRows)
+            let images = rows / p
+            // perImage (images, D) = b0 + G · W0[:, :g]ᵀ, G = the first row's prefix of each image.
+            let perImage = UnsafeMutablePointer<Float>.allocate(capacity: images * d)
+            defer { perImage.deallocate() }
+            for i in 0..<images { (perImage + i * d).update(from: parameters + o[1], count: d) }
+            BLAS.gemm(x, parameters + o[0], perImage, m: images, n: d, k: g, transB: true, beta: 1, lda: p * d, ldb: d, ldc: d)
+            for r in 0..<rows { (a0 + r * d).update(from: perImage + (r / p) * d, count: d) }
+            // a0 += X_local · W0[:, g:]ᵀ
+            BLAS.gemm(x + g, parameters + o[0] + g, a0, m: rows, n: d, k: d - g, transB: true, beta: 1, lda: d, ldb: d, ldc: d)
+        } else {
+            LinearKernels.linearForward(x, parameters + o[0], parameters + o[1], a0, rows: rows, inFeatures: d, outFeatures: d)
+        }
         LinearKernels.leakyReLUForward(a0, count: rows * d, slope: slope)
         LinearKernels.linearForward(a0, parameters + o[2], parameters + o[3], a1, rows: rows, inFeatures: d, outFeatures: h1)
         LinearKernels.leakyReLUForward(a1, count: rows * h1, slope: slope)
@@ -89,9 +108,14 @@ enum LocalNetPass {
     /// given dL/dz (rows). Parameter gradients are ACCUMULATED into `gradients`
     /// (same flat layout as the parameters). The input gradient is not formed
     /// (the backbone is frozen).
+    /// With `prefix`, the first `prefixRows` rows are images whose rows share a prefix (as
+    /// in `forward`); the adaptor's weight gradient then splits the same way:
+    /// dW0[:, g:] += dH0ᵀ·X_local and dW0[:, :g] += (Σ_image dH0)ᵀ·G. Rows after
+    /// `prefixRows` (the perturbed copies) take the plain path.
     static func backward(
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>, shape: LocalNetShape,
-        x: UnsafePointer<Float>, gradLogits dz: UnsafePointer<Float>, rows: Int, workspace ws: LocalNetWorkspace
+        x: UnsafePointer<Float>, gradLogits dz: UnsafePointer<Float>, rows: Int, workspace ws: LocalNetWorkspace,
+        prefix: SharedPrefix = .none, prefixRows: Int = 0
     ) {
         guard rows > 0 else { return }
         let (d, h1, h2) = (shape.dimension, shape.hidden1, shape.hidden2)
@@ -109,6 +133,59 @@ enum LocalNetPass {
         LinearKernels.linearBackwardInput(ws.gradHidden1, parameters + o[2], ws.gradAdapted, rows: rows, inFeatures: d, outFeatures: h1)
         LinearKernels.leakyReLUBackward(ws.gradAdapted, output: ws.adapted, count: rows * d, slope: slope)
         // Adaptor: H0 = LReLU(x W0ᵀ + b0).
-        LinearKernels.linearBackwardParameters(ws.gradAdapted, x, gradients + o[0], gradients + o[1], ones: ws.ones, rows: rows, inFeatures: d, outFeatures: d)
+        guard prefix.length > 0, prefixRows > 0 else {
+            LinearKernels.linearBackwardParameters(ws.gradAdapted, x, gradients + o[0], gradients + o[1], ones: ws.ones, rows: rows, inFeatures: d, outFeatures: d)
+            return
+        }
+        let (g, p, s) = (prefix.length, prefix.imageRows, prefixRows)
+        let images = s / p
+        let dw0 = gradients + o[0], dh0 = ws.gradAdapted
+        // dW0[:, g:] += dH0[0..<s]ᵀ · X_local
+        BLAS.gemm(dh0, x + g, dw0 + g, m: d, n: d - g, k: s, transA: true, beta: 1, lda: d, ldb: d, ldc: d)
+        // dW0[:, :g] += (per-image Σ dH0)ᵀ · G
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: images * d)
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0, count: images * d)
+        for r in 0..<s {
+            let src = dh0 + r * d, dst = sums + (r / p) * d
+            for k in 0..<d { dst[k] += src[k] }
+        }
+        BLAS.gemm(sums, x, dw0, m: d, n: g, k: images, transA: true, beta: 1, lda: d, ldb: p * d, ldc: d)
+        // Remaining (perturbed) rows: plain weight gradient.
+        if rows > s {
+            BLAS.gemm(dh0 + s * d, x + s * d, dw0, m: d, n: d, k: rows - s, transA: true, beta: 1)
+        }
+        // db0 += Σ_rows dH0 over all rows.
+        BLAS.gemm(ws.ones, dh0, gradients + o[1], m: 1, n: d, k: rows, beta: 1)
+    }
+}
+
+/// Rows grouped by image (`imageRows` consecutive rows each) whose first `length`
+/// values are identical within every image: the global vector that the feature
+/// contract puts first in f_ij = [global ‖ local_j] (METHOD.md step 2). Detected from
+/// the data, never assumed; `length` 0 means no structure (the plain path).
+struct SharedPrefix: Sendable, Equatable {
+    var length: Int
+    var imageRows: Int
+    static let none = SharedPrefix(length: 0, imageRows: 0)
+
+    /// The longest prefix shared (bit for bit) by all rows of each image in x
+    /// (images·imageRows, D); `.none` when shorter than D/8 (not worth a split) or when
+    /// images have a single row. Capped at D − 1 so the local product is never empty.
+    static func detect(_ x: UnsafePointer<Float>, images: Int, imageRows p: Int, dimension d: Int) -> SharedPrefix {
+        guard p > 1, images > 0, d > 1 else { return .none }
+        var g = d - 1
+        let raw = UnsafeRawPointer(x).assumingMemoryBound(to: UInt32.self)
+        for i in 0..<images {
+            let first = raw + i * p * d
+            for j in 1..<p {
+                let row = first + j * d
+                var k = 0
+                while k < g && row[k] == first[k] { k += 1 }
+                g = k
+                if g < max(1, d / 8) { return .none }
+            }
+        }
+        return SharedPrefix(length: g, imageRows: p)
     }
 }

@@ -65,7 +65,8 @@ struct MemoryBankBuilder {
             while i0 < n {
                 let m = min(chunk, n - i0)
                 for k in 0..<m { try source.patchFeatures(ofImage: i0 + k, into: x + k * p * d) }
-                LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws)
+                let prefix = SharedPrefix.detect(x, images: m, imageRows: p, dimension: d)
+                LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws, prefix: prefix)
                 (adaptedStore + i0 * p * d).update(from: ws.adapted, count: m * p * d)
                 for k in 0..<m {
                     var best = -Float.infinity
@@ -87,6 +88,9 @@ struct MemoryBankBuilder {
         let images = policy.selectBankImages(imageScores: scores, rng: &rng)
         for i in images where !(0..<source.imageCount).contains(i) {
             throw TrainingError("bank selection policy '\(policy.summary)' returned image index \(i); expected 0..<\(source.imageCount)")
+        }
+        guard Set(images).count == images.count else {
+            throw TrainingError("bank selection policy '\(policy.summary)' returned an image more than once; expected distinct indices")
         }
         var rowImage: [Int32] = [], rowPatch: [Int32] = []
         for i in images {

@@ -86,7 +86,7 @@ public struct FunADTrainer: Sendable {
                     for (jj, j) in positions.enumerated() { excluded[k * pb + jj] = bankLookup[image * p + j] ?? -1 }
                 }
                 // 2. Clean forward and nearest-bank distances.
-                step.forwardClean(parameters: st.parameters, rows: rows)
+                step.forwardClean(parameters: st.parameters, rows: rows, imageRows: pb)
                 let nn = bank.features.withUnsafeBufferPointer { m in
                     excluded.withUnsafeBufferPointer { ex in
                         NearestNeighbours.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
@@ -118,14 +118,14 @@ public struct FunADTrainer: Sendable {
                 let loss = step.lossAndGradients(parameters: st.parameters, rows: rows, labels: assignment.labels,
                                                  perturbedRows: perturbed, pairs: pairs, lambda: c.lambda,
                                                  reduction: c.mutualSmoothnessReduction)
+                guard loss.total.isFinite else {
+                    throw TrainingError("training diverged: loss \(loss.total) at epoch \(epoch), iteration \(it) (check the features for NaN or infinite values)")
+                }
                 let count = st.parameters.values.count
                 st.parameters.values.withUnsafeMutableBufferPointer { w in
                     step.gradients.withUnsafeBufferPointer { g in
                         st.optimizer.step(parameters: w.baseAddress!, gradients: g.baseAddress!, count: count)
                     }
-                }
-                guard loss.total.isFinite else {
-                    throw TrainingError("training diverged: loss \(loss.total) at epoch \(epoch), iteration \(it)")
                 }
                 let anomalies = assignment.labels.reduce(0) { $0 + Int($1) }
                 let share = Float(anomalies) / Float(rows)

@@ -1,6 +1,14 @@
 /// When the IRMB memory bank is rebuilt from a full scoring pass (METHOD.md step 1).
 /// The paper and official code rebuild it every iteration; the others are cheaper
 /// schedules that the run record must name as departures.
+///
+/// Cost on this machine kind (2 cores, ~140 GFLOP/s sgemm), paper shapes (D = 1536,
+/// B = 32, P = 784): a refresh is one forward GEMM chain over all N·P patches
+/// (≈ 7.9 GFLOP per image, ≈ 12 s for N = 209) which yields the image scores and φ_a
+/// at once; every iteration then also pays the exact bank search (2·B·P·|M|·D FLOP,
+/// ≈ 6 TFLOP ≈ 45 s for a 100-image bank), the mutual-pair search (≈ 1.9 TFLOP) and
+/// the step (≈ 0.5 TFLOP). The search, not the refresh, dominates: 1500 paper epochs are
+/// days here whatever the schedule; `PatchSubsampling` is the knob that shrinks it.
 public enum BankRefreshSchedule: Sendable, Equatable, Codable {
     case everyIteration
     case everyEpoch

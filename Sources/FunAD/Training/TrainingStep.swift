@@ -27,11 +27,20 @@ final class TrainingStep {
         gradLogits.deallocate()
     }
 
-    /// Forward of the clean rows [0, rows) of `inputs`; adapted features and scores land in
-    /// the workspace's first `rows` rows.
-    func forwardClean(parameters: LocalNetParameters, rows: Int) {
+    /// Use the shared global prefix of each image's rows when the data has one
+    /// (`SharedPrefix`); tests switch it off to compare both paths.
+    var exploitSharedPrefix = true
+    /// The structure found by the last `forwardClean`.
+    private(set) var prefix = SharedPrefix.none
+
+    /// Forward of the clean rows [0, rows) of `inputs` (images of `imageRows` rows each);
+    /// adapted features and scores land in the workspace's first `rows` rows.
+    func forwardClean(parameters: LocalNetParameters, rows: Int, imageRows: Int = 1) {
+        prefix = exploitSharedPrefix && imageRows > 0 && rows % imageRows == 0
+            ? SharedPrefix.detect(inputs, images: rows / imageRows, imageRows: imageRows, dimension: shape.dimension)
+            : .none
         parameters.values.withUnsafeBufferPointer { w in
-            LocalNetPass.forward(parameters: w.baseAddress!, shape: shape, x: inputs, rows: rows, into: workspace)
+            LocalNetPass.forward(parameters: w.baseAddress!, shape: shape, x: inputs, rows: rows, into: workspace, prefix: prefix)
         }
     }
 
@@ -57,7 +66,8 @@ final class TrainingStep {
                                                 reduction: reduction, gradLogits: gradLogits)
             gradients.withUnsafeMutableBufferPointer { g in
                 LocalNetPass.backward(parameters: w.baseAddress!, gradients: g.baseAddress!, shape: shape, x: inputs,
-                                      gradLogits: gradLogits, rows: total, workspace: workspace)
+                                      gradLogits: gradLogits, rows: total, workspace: workspace,
+                                      prefix: prefix, prefixRows: rows)
             }
             return LossValues(total: bce + lambda * ms, bce: bce, mutualSmoothness: ms)
         }
