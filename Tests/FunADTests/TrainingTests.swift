@@ -144,4 +144,19 @@ import Testing
             #expect("\(error)" == "bank selection policy 'test policy' returned image index 17; expected 0..<12")
         }
     }
+
+    @Test func shouldStopCancelsAfterTheIteration() throws {
+        let (source, _) = TrainingTestSupport.patchSet(images: 12, anomalous: 1, gridSide: 2, dimension: 4, anomalousPatches: 1, seed: 2)
+        var c = TrainerConfiguration()
+        c.epochs = 3; c.batchSize = 4; c.hidden1 = 8; c.hidden2 = 4
+        var seen = 0
+        do {
+            _ = try FunADTrainer(configuration: c).train(source: source, progress: { _ in seen += 1 },
+                                                         shouldStop: { $0.globalIteration == 4 })
+            Issue.record("expected cancellation")
+        } catch let e as TrainingCancelled {
+            #expect(e.afterIteration == 4 && seen == 5)
+            #expect(e.description == "training cancelled after iteration 4")
+        }
+    }
 }

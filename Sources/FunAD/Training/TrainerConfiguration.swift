@@ -132,3 +132,9 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// Thrown when the caller's `shouldStop` asked training to end.
+public struct TrainingCancelled: Error, CustomStringConvertible, Sendable {
+    public let afterIteration: Int
+    public var description: String { "training cancelled after iteration \(afterIteration)" }
+}
