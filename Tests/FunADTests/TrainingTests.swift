@@ -55,6 +55,14 @@ import Testing
         #expect(abs(mean) < 4 / Double(n).squareRoot())
         #expect(abs(variance - 1) < 4 * (2 / Double(n)).squareRoot())
         #expect(rng.permutation(50).sorted() == Array(0..<50))
+        var bulk = [Float](repeating: 0, count: n + 1) // odd count: last value from a cosine alone
+        rng.fillStandardNormalPairs(&bulk, count: bulk.count)
+        let bm = bulk.reduce(0.0) { $0 + Double($1) } / Double(bulk.count)
+        let bv = bulk.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(bulk.count) - bm * bm
+        #expect(abs(bm) < 4 / Double(n).squareRoot() && abs(bv - 1) < 4 * (2 / Double(n)).squareRoot())
+        // Cosine and sine outputs of one pair are uncorrelated.
+        let corr = stride(from: 0, to: n, by: 2).reduce(0.0) { $0 + Double(bulk[$1]) * Double(bulk[$1 + 1]) } / Double(n / 2)
+        #expect(abs(corr) < 4 / Double(n / 2).squareRoot())
         // xoshiro256** reference value: state (1, 2, 3, 4) gives 11520 as its first output.
         var ref = try Xoshiro256StarStar(state: [1, 2, 3, 4])
         #expect(ref.next() == 11520)
