@@ -167,4 +167,22 @@ import Testing
             #expect(e.description == "training cancelled after iteration 4")
         }
     }
+
+    /// Without the adapted-feature store the bank images are forwarded again: the run
+    /// must pick the same banks and end at the same weights up to float rounding
+    /// (the recomputed φ_a comes from a different GEMM batch composition).
+    @Test func bankWithoutAdaptedStoreMatches() throws {
+        let (source, _) = TrainingTestSupport.patchSet(images: 24, anomalous: 3, gridSide: 3, dimension: 8, anomalousPatches: 2, seed: 4)
+        var c = TrainerConfiguration()
+        c.epochs = 2; c.batchSize = 6; c.hidden1 = 16; c.hidden2 = 8
+        c.patchSubsampling = PatchSubsampling(batchPatches: nil, bankPatches: 5)
+        let kept = try FunADTrainer(configuration: c).train(source: source)
+        c.keepAdaptedFeatures = false
+        let recomputed = try FunADTrainer(configuration: c).train(source: source)
+        #expect(kept.state.bankRecords == recomputed.state.bankRecords)
+        let err = zip(kept.state.parameters.values, recomputed.state.parameters.values).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5, "max weight difference \(err)")
+        let bankErr = zip(kept.state.bank!.features, recomputed.state.bank!.features).map { abs($0 - $1) }.max()!
+        #expect(bankErr < 1e-4 && kept.state.bank!.rowImage == recomputed.state.bank!.rowImage)
+    }
 }

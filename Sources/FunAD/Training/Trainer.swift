@@ -7,7 +7,8 @@
 ///  4. mutual nearest pairs among the batch's adapted features;
 ///  5. Gaussian perturbation of the ambiguous raw features, forward of those copies;
 ///  6. L = balanced BCE + λ·L_MS, one backward over clean + perturbed rows, RMSProp.
-/// Image-level mode (semantic anomalies) is a source with one patch per image (P = 1).
+/// Image-level mode (semantic anomalies) is a source with one patch per image (P = 1),
+/// e.g. `ImageLevelFeatures` over a patch source.
 /// Determinism: one generator, fixed draw order, fixed BLAS threads → same weights.
 public struct FunADTrainer: Sendable {
     public let configuration: TrainerConfiguration
@@ -51,8 +52,8 @@ public struct FunADTrainer: Sendable {
         let rows = b * pb
         let step = TrainingStep(shape: st.parameters.shape, rows: rows)
         let builder = MemoryBankBuilder(source: source, policy: c.bankSelection, bankPatches: c.patchSubsampling.bankPatches)
-        let adaptedStore = UnsafeMutablePointer<Float>.allocate(capacity: n * p * d)
-        defer { adaptedStore.deallocate() }
+        let adaptedStore: UnsafeMutablePointer<Float>? = c.keepAdaptedFeatures ? .allocate(capacity: n * p * d) : nil
+        defer { adaptedStore?.deallocate() }
         let imageBuffer = UnsafeMutablePointer<Float>.allocate(capacity: p * d)
         defer { imageBuffer.deallocate() }
         var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
