@@ -63,8 +63,8 @@ import Testing
         let (train, _) = TrainingTestSupport.patchSet(images: 200, anomalous: 20, gridSide: 4, dimension: 16, anomalousPatches: 3, seed: 31)
         let (test, testImages) = TrainingTestSupport.patchSet(images: 100, anomalous: 10, gridSide: 4, dimension: 16, anomalousPatches: 3, seed: 32)
         var c = TrainerConfiguration()
-        c.epochs = 5 // untrained: patch AUROC 0.82, image AUROC 0.79 (measured with epochs = 0)
-        c.seed = 5
+        c.epochs = 8 // untrained: patch AUROC 0.82, image AUROC 0.79 (measured with epochs = 0)
+        c.seed = 5 // seeds 5, 6, 7 give patch AUROC 0.978, 0.998, 0.999 (image-level test: seeds 3, 5, 6, 7 → 0.993, 0.967, 0.992, 0.995)
         let start = Date()
         let result = try FunADTrainer(configuration: c).train(source: train)
         let seconds = Date().timeIntervalSince(start)

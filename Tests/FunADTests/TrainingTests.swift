@@ -55,6 +55,14 @@ import Testing
         #expect(abs(mean) < 4 / Double(n).squareRoot())
         #expect(abs(variance - 1) < 4 * (2 / Double(n)).squareRoot())
         #expect(rng.permutation(50).sorted() == Array(0..<50))
+        var bulk = [Float](repeating: 0, count: n + 1) // odd count: last value from a cosine alone
+        rng.fillStandardNormalPairs(&bulk, count: bulk.count)
+        let bm = bulk.reduce(0.0) { $0 + Double($1) } / Double(bulk.count)
+        let bv = bulk.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(bulk.count) - bm * bm
+        #expect(abs(bm) < 4 / Double(n).squareRoot() && abs(bv - 1) < 4 * (2 / Double(n)).squareRoot())
+        // Cosine and sine outputs of one pair are uncorrelated.
+        let corr = stride(from: 0, to: n, by: 2).reduce(0.0) { $0 + Double(bulk[$1]) * Double(bulk[$1 + 1]) } / Double(n / 2)
+        #expect(abs(corr) < 4 / Double(n / 2).squareRoot())
         // xoshiro256** reference value: state (1, 2, 3, 4) gives 11520 as its first output.
         var ref = try Xoshiro256StarStar(state: [1, 2, 3, 4])
         #expect(ref.next() == 11520)
@@ -143,5 +151,38 @@ import Testing
         do { _ = try FunADTrainer(configuration: c).train(source: source); Issue.record("expected an error") } catch {
             #expect("\(error)" == "bank selection policy 'test policy' returned image index 17; expected 0..<12")
         }
+    }
+
+    @Test func shouldStopCancelsAfterTheIteration() throws {
+        let (source, _) = TrainingTestSupport.patchSet(images: 12, anomalous: 1, gridSide: 2, dimension: 4, anomalousPatches: 1, seed: 2)
+        var c = TrainerConfiguration()
+        c.epochs = 3; c.batchSize = 4; c.hidden1 = 8; c.hidden2 = 4
+        var seen = 0
+        do {
+            _ = try FunADTrainer(configuration: c).train(source: source, progress: { _ in seen += 1 },
+                                                         shouldStop: { $0.globalIteration == 4 })
+            Issue.record("expected cancellation")
+        } catch let e as TrainingCancelled {
+            #expect(e.afterIteration == 4 && seen == 5)
+            #expect(e.description == "training cancelled after iteration 4")
+        }
+    }
+
+    /// Without the adapted-feature store the bank images are forwarded again: the run
+    /// must pick the same banks and end at the same weights up to float rounding
+    /// (the recomputed φ_a comes from a different GEMM batch composition).
+    @Test func bankWithoutAdaptedStoreMatches() throws {
+        let (source, _) = TrainingTestSupport.patchSet(images: 24, anomalous: 3, gridSide: 3, dimension: 8, anomalousPatches: 2, seed: 4)
+        var c = TrainerConfiguration()
+        c.epochs = 2; c.batchSize = 6; c.hidden1 = 16; c.hidden2 = 8
+        c.patchSubsampling = PatchSubsampling(batchPatches: nil, bankPatches: 5)
+        let kept = try FunADTrainer(configuration: c).train(source: source)
+        c.keepAdaptedFeatures = false
+        let recomputed = try FunADTrainer(configuration: c).train(source: source)
+        #expect(kept.state.bankRecords == recomputed.state.bankRecords)
+        let err = zip(kept.state.parameters.values, recomputed.state.parameters.values).map { abs($0 - $1) }.max()!
+        #expect(err < 1e-5, "max weight difference \(err)")
+        let bankErr = zip(kept.state.bank!.features, recomputed.state.bank!.features).map { abs($0 - $1) }.max()!
+        #expect(bankErr < 1e-4 && kept.state.bank!.rowImage == recomputed.state.bank!.rowImage)
     }
 }

@@ -20,6 +20,8 @@ public enum TrainingBench {
 
     /// Names accepted by `run`, in the order `bench/training_reference.py` prints them.
     public static let names = ["step", "bank_search", "mutual", "scoring"]
+    /// `names` plus "iteration" (one real trainer iteration; Swift only).
+    public static let allNames = names + ["iteration"]
 
     /// Runs the named benchmarks (all by default) with each one's default repeat count
     /// (step 3, scoring 2, searches 1, as the Python reference).
@@ -31,7 +33,8 @@ public enum TrainingBench {
             case "bank_search": out.append((name, bankSearch(shapes: shapes, threads: threads)))
             case "mutual": out.append((name, mutualPairs(shapes: shapes, threads: threads)))
             case "scoring": out.append((name, try scoring(shapes: shapes, threads: threads, repeats: 2)))
-            default: throw TrainingError("training benchmark '\(name)' does not exist; expected one of \(names.joined(separator: ", "))")
+            case "iteration": out.append((name, try iteration(shapes: shapes, threads: threads).seconds))
+            default: throw TrainingError("training benchmark '\(name)' does not exist; expected one of \(allNames.joined(separator: ", "))")
             }
         }
         return out
@@ -118,6 +121,33 @@ public enum TrainingBench {
         let q = s.batchImages * s.patches, d = s.dimension
         let x = randomFeatures(q * d, seed: 5)
         return time(repeats) { _ = NearestNeighbours.mutualPairs(x, count: q, dimension: d) }
+    }
+
+    /// One real trainer iteration on the paper's schedule (bank rebuilt every iteration):
+    /// scoring pass over scoredImages·P patches, bank selection and gather, bank search,
+    /// pseudo-labels, mutual pairs, perturbation, step. The bank is whatever the paper
+    /// policy picks from a random network (about a quarter of the images). Returns the
+    /// seconds and the bank size in images. No Python counterpart: compare the parts.
+    public static func iteration(shapes s: Shapes = .init(), threads: Int = 2) throws -> (seconds: Double, bankImages: Int) {
+        BLAS.threads = threads
+        let x = randomPatchFeatures(images: s.scoredImages, patches: s.patches, dimension: s.dimension, seed: 8)
+        let grid = Int(Double(s.patches).squareRoot())
+        let source = grid * grid == s.patches
+            ? InMemoryPatchFeatures(imageCount: s.scoredImages, gridHeight: grid, gridWidth: grid, dimension: s.dimension, values: x)
+            : InMemoryPatchFeatures(imageCount: s.scoredImages, gridHeight: 1, gridWidth: s.patches, dimension: s.dimension, values: x)
+        var c = TrainerConfiguration()
+        c.epochs = 1
+        c.batchSize = s.batchImages
+        c.hidden1 = s.hidden1
+        c.hidden2 = s.hidden2
+        var bankImages = 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        do {
+            _ = try FunADTrainer(configuration: c).train(source: source, progress: { p in
+                bankImages = p.bankImages
+            }, shouldStop: { _ in true })
+        } catch is TrainingCancelled {}
+        return (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, bankImages)
     }
 
     /// The IRMB scoring pass: every one of scoredImages·P patches through φ, keeping the

@@ -52,8 +52,8 @@ struct MemoryBankBuilder {
     }
 
     /// Image scores (max patch score) of every image, with every image's adapted
-    /// features written to `adaptedStore` (N, P, D).
-    func scoreAll(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>) throws -> [Float] {
+    /// features written to `adaptedStore` (N, P, D) when one is given.
+    func scoreAll(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>?) throws -> [Float] {
         let n = source.imageCount, p = source.patchesPerImage, d = source.dimension
         let chunk = min(imagesPerChunk, n)
         let ws = LocalNetWorkspace(shape: parameters.shape, capacity: chunk * p, withBackward: false)
@@ -67,7 +67,7 @@ struct MemoryBankBuilder {
                 for k in 0..<m { try source.patchFeatures(ofImage: i0 + k, into: x + k * p * d) }
                 let prefix = SharedPrefix.detect(x, images: m, imageRows: p, dimension: d)
                 LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws, prefix: prefix)
-                (adaptedStore + i0 * p * d).update(from: ws.adapted, count: m * p * d)
+                adaptedStore.map { ($0 + i0 * p * d).update(from: ws.adapted, count: m * p * d) }
                 for k in 0..<m {
                     var best = -Float.infinity
                     for j in 0..<p { best = max(best, ws.scores[k * p + j]) }
@@ -80,8 +80,10 @@ struct MemoryBankBuilder {
     }
 
     /// A new bank from the current parameters. Draws (policy, bank-patch subsets) come
-    /// from `rng` in a fixed order.
-    func build(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>,
+    /// from `rng` in a fixed order. With `adaptedStore` (N·P·D floats) the scoring pass
+    /// keeps every image's φ_a and the bank is gathered from it; without, the bank
+    /// images are forwarded a second time (less memory, ≈ bank/N more adaptor work).
+    func build(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>?,
                rng: inout Xoshiro256StarStar) throws -> MemoryBank {
         let p = source.patchesPerImage, d = source.dimension
         let scores = try scoreAll(parameters: parameters, adaptedStore: adaptedStore)
@@ -99,11 +101,45 @@ struct MemoryBankBuilder {
             for j in patches { rowImage.append(Int32(i)); rowPatch.append(Int32(j)) }
         }
         var features = [Float](repeating: 0, count: rowImage.count * d)
-        features.withUnsafeMutableBufferPointer { f in
-            for r in 0..<rowImage.count {
-                (f.baseAddress! + r * d).update(from: adaptedStore + (Int(rowImage[r]) * p + Int(rowPatch[r])) * d, count: d)
+        if let adaptedStore {
+            features.withUnsafeMutableBufferPointer { f in
+                for r in 0..<rowImage.count {
+                    (f.baseAddress! + r * d).update(from: adaptedStore + (Int(rowImage[r]) * p + Int(rowPatch[r])) * d, count: d)
+                }
             }
+        } else {
+            try recomputeAdapted(parameters: parameters, images: images, rowImage: rowImage, rowPatch: rowPatch, into: &features)
         }
         return MemoryBank(imageIndices: images, features: features, rowImage: rowImage, rowPatch: rowPatch, dimension: d)
+    }
+
+    /// φ_a of the bank rows by forwarding the bank images again, a chunk of images at a
+    /// time; rows (image, patch) are filled in bank order.
+    private func recomputeAdapted(parameters: LocalNetParameters, images: [Int], rowImage: [Int32], rowPatch: [Int32],
+                                  into features: inout [Float]) throws {
+        let p = source.patchesPerImage, d = source.dimension
+        let chunk = max(1, min(imagesPerChunk, images.count))
+        let ws = LocalNetWorkspace(shape: parameters.shape, capacity: chunk * p, withBackward: false)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: chunk * p * d)
+        defer { x.deallocate() }
+        var row = 0
+        try parameters.values.withUnsafeBufferPointer { w in
+            try features.withUnsafeMutableBufferPointer { f in
+                var i0 = 0
+                while i0 < images.count {
+                    let m = min(chunk, images.count - i0)
+                    for k in 0..<m { try source.patchFeatures(ofImage: images[i0 + k], into: x + k * p * d) }
+                    let prefix = SharedPrefix.detect(x, images: m, imageRows: p, dimension: d)
+                    LocalNetPass.forward(parameters: w.baseAddress!, shape: parameters.shape, x: x, rows: m * p, into: ws, prefix: prefix)
+                    for k in 0..<m {
+                        while row < rowImage.count && Int(rowImage[row]) == images[i0 + k] {
+                            (f.baseAddress! + row * d).update(from: ws.adapted + (k * p + Int(rowPatch[row])) * d, count: d)
+                            row += 1
+                        }
+                    }
+                    i0 += m
+                }
+            }
+        }
     }
 }

@@ -50,13 +50,15 @@ enum GaussianPerturbation {
         return sigma
     }
 
-    /// out[r] = x[rows[r]] + σ ∘ ε_r for each listed row, ε drawn row by row, dimension
-    /// by dimension from `rng`. x is (·, D); out is (rows.count, D).
+    /// out[r] = x[rows[r]] + σ ∘ ε_r for each listed row. All ε (rows.count × D standard
+    /// normals, row-major) are drawn in one bulk call from `rng`. x is (·, D); out is
+    /// (rows.count, D).
     static func perturb(_ x: UnsafePointer<Float>, rows: [Int], sigma: [Float], dimension d: Int,
                         into out: UnsafeMutablePointer<Float>, rng: inout Xoshiro256StarStar) {
+        rng.fillStandardNormalPairs(out, count: rows.count * d)
         for (r, src) in rows.enumerated() {
             let from = x + src * d, to = out + r * d
-            for k in 0..<d { to[k] = from[k] + sigma[k] * Float(rng.nextGaussian()) }
+            for k in 0..<d { to[k] = from[k] + sigma[k] * to[k] }
         }
     }
 }

@@ -7,7 +7,8 @@
 ///  4. mutual nearest pairs among the batch's adapted features;
 ///  5. Gaussian perturbation of the ambiguous raw features, forward of those copies;
 ///  6. L = balanced BCE + λ·L_MS, one backward over clean + perturbed rows, RMSProp.
-/// Image-level mode (semantic anomalies) is a source with one patch per image (P = 1).
+/// Image-level mode (semantic anomalies) is a source with one patch per image (P = 1),
+/// e.g. `ImageLevelFeatures` over a patch source.
 /// Determinism: one generator, fixed draw order, fixed BLAS threads → same weights.
 public struct FunADTrainer: Sendable {
     public let configuration: TrainerConfiguration
@@ -28,12 +29,15 @@ public struct FunADTrainer: Sendable {
     /// `checkpointEveryEpochs` epochs `checkpoint` receives the full state (write it with
     /// `TrainerCheckpoint.write`); an error it throws stops training and is rethrown.
     /// `progress` is called after every iteration, `epochFinished` after every epoch.
+    /// `shouldStop` is asked after every iteration; `true` ends training by throwing
+    /// `TrainingCancelled` (resume from the last checkpoint).
     public func train(
         source: any PatchFeatureSource,
         from state: TrainerState? = nil,
         checkpoint: ((TrainerState) throws -> Void)? = nil,
         epochFinished: ((EpochStatistics) -> Void)? = nil,
-        progress: ((TrainingProgress) -> Void)? = nil
+        progress: ((TrainingProgress) -> Void)? = nil,
+        shouldStop: ((TrainingProgress) -> Bool)? = nil
     ) throws -> TrainingResult {
         let c = configuration
         let n = source.imageCount, p = source.patchesPerImage, d = source.dimension
@@ -48,8 +52,8 @@ public struct FunADTrainer: Sendable {
         let rows = b * pb
         let step = TrainingStep(shape: st.parameters.shape, rows: rows)
         let builder = MemoryBankBuilder(source: source, policy: c.bankSelection, bankPatches: c.patchSubsampling.bankPatches)
-        let adaptedStore = UnsafeMutablePointer<Float>.allocate(capacity: n * p * d)
-        defer { adaptedStore.deallocate() }
+        let adaptedStore: UnsafeMutablePointer<Float>? = c.keepAdaptedFeatures ? .allocate(capacity: n * p * d) : nil
+        defer { adaptedStore?.deallocate() }
         let imageBuffer = UnsafeMutablePointer<Float>.allocate(capacity: p * d)
         defer { imageBuffer.deallocate() }
         var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
@@ -131,12 +135,14 @@ public struct FunADTrainer: Sendable {
                 let share = Float(anomalies) / Float(rows)
                 sums.loss += Double(loss.total); sums.bce += Double(loss.bce); sums.ms += Double(loss.mutualSmoothness)
                 sums.bank += Double(bank.imageIndices.count); sums.share += Double(share); sums.pairs += Double(pairs.count)
-                progress?(TrainingProgress(
+                let report = TrainingProgress(
                     epoch: epoch, epochs: c.epochs, iteration: it, iterationsPerEpoch: itersPerEpoch,
                     globalIteration: st.iterations, totalIterations: c.epochs * itersPerEpoch, loss: loss,
                     bankImages: bank.imageIndices.count, bankPatches: bank.rowCount, pseudoAnomalyShare: share,
-                    perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed))
+                    perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed)
+                progress?(report)
                 st.iterations += 1
+                if let shouldStop, shouldStop(report) { throw TrainingCancelled(afterIteration: report.globalIteration) }
             }
             let m = Double(max(1, itersPerEpoch))
             let stats = EpochStatistics(epoch: epoch, loss: Float(sums.loss / m), bce: Float(sums.bce / m),

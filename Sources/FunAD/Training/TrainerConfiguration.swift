@@ -71,6 +71,10 @@ public struct TrainerConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// Calls the checkpoint handler after every this many epochs (0 = never).
     public var checkpointEveryEpochs = 0
+    /// Keep φ_a of every training patch from the scoring pass (N·P·D floats: 1 GB for
+    /// 209 images of 784×1536) so the bank is a gather; false forwards the bank images
+    /// again instead (same bank up to float rounding, for sets too large for memory).
+    public var keepAdaptedFeatures = true
 
     public init() {}
 
@@ -131,4 +135,10 @@ public struct TrainerConfiguration: Sendable {
 public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Thrown when the caller's `shouldStop` asked training to end.
+public struct TrainingCancelled: Error, CustomStringConvertible, Sendable {
+    public let afterIteration: Int
+    public var description: String { "training cancelled after iteration \(afterIteration)" }
 }
