@@ -121,7 +121,8 @@ struct TrainStage: StageType {
             progress: { t in
                 context.progress(t.globalIteration + 1, of: t.totalIterations, unit: "it",
                                  note: String(format: "epoch %d/%d · loss %.4f · bank %d img", t.epoch + 1, t.epochs, t.loss.total, t.bankImages))
-            })
+            },
+            shouldStop: { _ in context.isCancelled })
         try context.checkCancellation()
         try result.model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile),
                               metadata: ["kind": "local-net", "level": level])

@@ -12,11 +12,15 @@ guard args.count >= 4 else {
 }
 let session = WorkflowSession(registry: TestStages.registry, cacheDirectory: URL(fileURLWithPath: args[2]))
 let board = ProgressBoard(isTerminal: false, lineInterval: 0) { text in FileHandle.standardError.write(Data(text.utf8)) }
+let cancellation = CancellationFlag()
+let interrupts = InterruptHandler { _ in cancellation.cancel() }
 do {
     let wf = try session.load(args[1])
-    let outcome = try await session.run(wf, options: RunOptions(jobs: args.count > 4 ? Int(args[4]) ?? 1 : 1, runsDirectory: URL(fileURLWithPath: args[3])), board: board)
+    let outcome = try await session.run(wf, options: RunOptions(jobs: args.count > 4 ? Int(args[4]) ?? 1 : 1, runsDirectory: URL(fileURLWithPath: args[3])),
+                                        board: board, cancellation: cancellation)
     print(outcome.status.rawValue)
-    exit(outcome.status == .succeeded ? 0 : 1)
+    withExtendedLifetime(interrupts) {}
+    exit(outcome.status == .succeeded ? 0 : outcome.status == .cancelled ? 130 : 1)
 } catch {
     FileHandle.standardError.write(Data("\(error)\n".utf8))
     exit(2)

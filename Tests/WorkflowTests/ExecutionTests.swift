@@ -195,6 +195,32 @@ import WorkflowTestSupport
         #expect(!FileManager.default.fileExists(atPath: checkpoint!.deletingLastPathComponent().path))  // resume folder gone after success
     }
 
+    @Test func interruptCancelsTheRunningStageAndKeepsNothingHalfWritten() async throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", """
+        stages:
+          first: {type: emit, with: {value: 1}}
+          long: {type: slow, needs: [first], with: {steps: 400, step_ms: 20}}
+        """)
+        let p = try worker([path, s.cache.path, s.runs.path])
+        let resumeRoot = s.cache.appendingPathComponent("resume")
+        for _ in 0..<400 {  // until the slow stage has made progress
+            if let dir = try? FileManager.default.contentsOfDirectory(atPath: resumeRoot.path).first,
+               FileManager.default.fileExists(atPath: resumeRoot.appendingPathComponent(dir + "/step.txt").path) { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 130)
+        let store = try CacheStore(root: s.cache)
+        #expect(store.listEntries().map(\.stage) == ["first"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.cache.appendingPathComponent("tmp").path).isEmpty)
+        let records = try FileManager.default.contentsOfDirectory(atPath: s.runs.appendingPathComponent("w").path).filter { $0 != "latest" }
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: s.runs.appendingPathComponent("w/\(records[0])/run.json"))) as! [String: Any]
+        #expect(record["status"] as? String == "cancelled")
+        #expect((record["stages"] as! [[String: Any]]).map { $0["status"] as! String } == ["ran", "cancelled"])
+    }
+
     @Test func twoRunsOnOneCacheAtOnceBothSucceedAndLeaveItConsistent() async throws {
         let s = Scratch()
         let path = s.write("w.yaml", """

@@ -53,20 +53,3 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Turns SIGINT into a callback with the number of interrupts so far.
-final class InterruptHandler: @unchecked Sendable {
-    private let source: DispatchSourceSignal
-    private var count = 0
-
-    init(_ handler: @escaping @Sendable (Int) -> Void) {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [unowned self] in
-            self.count += 1
-            handler(self.count)
-        }
-        source.resume()
-    }
-
-    deinit { source.cancel() }
-}
