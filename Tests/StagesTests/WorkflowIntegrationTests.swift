@@ -28,11 +28,12 @@ import Workflow
       report: {type: evaluate, needs: [scores, data, model], with: {overlays: 3}}
     """
 
-    func run(_ dir: URL, _ path: String, settings: [String] = []) async throws -> (RunOutcome, [String: Any]) {
+    func run(_ dir: URL, _ path: String, settings: [String] = [], cancellation: CancellationFlag = CancellationFlag()) async throws -> (RunOutcome, [String: Any]) {
         let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: dir.appendingPathComponent("cache"), environment: [:])
         let wf = try session.load(path, settings: settings)
         let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        let outcome = try await session.run(wf, options: RunOptions(jobs: 2, runsDirectory: dir.appendingPathComponent("runs")), board: board)
+        let outcome = try await session.run(wf, options: RunOptions(jobs: 2, runsDirectory: dir.appendingPathComponent("runs")), board: board,
+                                            cancellation: cancellation)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any]
         return (outcome, record)
     }
@@ -94,6 +95,49 @@ import Workflow
         let (changed, record3) = try await run(dir, path, settings: ["model.seed=9"])
         #expect(changed.ran == 3)
         #expect(stage(record3, "features")["status"] as? String == "cached")
+    }
+
+    /// A training stopped after its first checkpoint resumes from it on the next run and
+    /// ends with the same weights, bit for bit, as a run that was never interrupted.
+    @Test func interruptedTrainingResumesToTheSameWeights() async throws {
+        func scratch() throws -> URL {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try Self.workflow.replacingOccurrences(of: "epochs: 2,", with: "epochs: 6,")
+                .write(to: dir.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
+            return dir
+        }
+        let straight = try scratch(), interrupted = try scratch()
+        defer { try? FileManager.default.removeItem(at: straight); try? FileManager.default.removeItem(at: interrupted) }
+
+        let (whole, wholeRecord) = try await run(straight, straight.appendingPathComponent("tiny.yaml").path)
+        try #require(whole.status == .succeeded)
+
+        // Cancel the second run as soon as the training stage has written a checkpoint.
+        let flag = CancellationFlag()
+        let resume = interrupted.appendingPathComponent("cache/resume")
+        let watcher = Task {
+            while !Task.isCancelled {
+                for dir in (try? FileManager.default.contentsOfDirectory(atPath: resume.path)) ?? []
+                where FileManager.default.fileExists(atPath: resume.appendingPathComponent(dir + "/trainer.checkpoint").path) {
+                    flag.cancel()
+                    return
+                }
+                try? await Task.sleep(nanoseconds: 5_000_000)
+            }
+        }
+        let (stopped, _) = try await run(interrupted, interrupted.appendingPathComponent("tiny.yaml").path, cancellation: flag)
+        watcher.cancel()
+        #expect(stopped.status == .cancelled)
+        let (resumed, resumedRecord) = try await run(interrupted, interrupted.appendingPathComponent("tiny.yaml").path)
+        try #require(resumed.status == .succeeded)
+        let summary = stage(resumedRecord, "model")["summary"] as! [String: Any]
+        let from = try #require(summary["resumed_from_epoch"] as? Int)
+        #expect(from >= 1 && from < 6)
+
+        let a = try SafeTensors.read(URL(fileURLWithPath: stage(wholeRecord, "model")["outputs"] as! String).appendingPathComponent("model.safetensors"))
+        let b = try SafeTensors.read(URL(fileURLWithPath: stage(resumedRecord, "model")["outputs"] as! String).appendingPathComponent("model.safetensors"))
+        #expect(a == b)
     }
 
     @Test func missingWeightsIsAClearStageError() async throws {
