@@ -41,7 +41,9 @@ struct EvaluateStage: StageType {
         let result = try Evaluation.evaluate(samples: samples, imageScores: scores.scores, maps: maps,
                                              options: EvaluationOptions(fprLimit: p.double("fpr_limit"), rocPoints: p.int("roc_points")))
         try EvaluationReport.write(result, to: context.outputDirectory)
-        context.announce(EvaluationReport.markdown(result).split(separator: "\n").prefix(4).joined(separator: "\n"))
+        func percent(_ m: MetricValue) -> String { m.value.map { String(format: "%.1f", 100 * $0) } ?? "n/a" }
+        let o = result.overall
+        context.announce("image AUROC \(percent(o.imageAUROC)) %, pixel AUROC \(percent(o.pixelAUROC)) %, AUPRO \(percent(o.aupro)) % (\(o.normalImages) normal, \(o.anomalousImages) defective test images)")
 
         if let maps, p.int("overlays") > 0 {
             let dir = context.outputDirectory.appendingPathComponent("overlays")
