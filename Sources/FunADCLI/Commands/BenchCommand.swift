@@ -50,8 +50,13 @@ struct BenchReport {
         var name: String
         var value: Double
         var unit: String
-        var higher_is_better: Bool
+        /// True for throughputs (images/s), false for times: tells run-all which way the ratio goes.
+        var higherIsBetter: Bool
         var detail: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, value, unit, higherIsBetter = "higher_is_better", detail
+        }
     }
     struct Document: Encodable {
         var area: String
@@ -82,7 +87,7 @@ struct BenchReport {
     }
 
     mutating func add(_ name: String, _ value: Double, _ unit: String, higherIsBetter: Bool, detail: String = "") {
-        document.measurements.append(Row(name: name, value: value, unit: unit, higher_is_better: higherIsBetter, detail: detail))
+        document.measurements.append(Row(name: name, value: value, unit: unit, higherIsBetter: higherIsBetter, detail: detail))
     }
 
     func finish() {
