@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Reference timings for `funad bench eval` (Sources/FunAD/Bench/EvalBench.swift): the
 same work in PyTorch / SciPy / scikit-learn. Usage:
-    PY=${PY:-$(scripts/python-env | tail -n1)}; $PY bench/eval_bench.py [--images 100]
-Prints one line per measurement: name, best seconds, detail.
+    PY=${PY:-$(scripts/python-env | tail -n1)}; $PY bench/eval_bench.py [--images 100] [--threads 2] [--json]
+Prints one line per measurement: name, best seconds, detail. With --json the lines go to
+stderr and stdout gets one JSON object of measurements with the same row names as
+`funad bench eval --json` (bench/run-all pairs them).
 """
 import argparse
+import json
+import sys
 import time
 
 import numpy as np
@@ -51,8 +55,15 @@ def main():
     ap.add_argument("--dim", type=int, default=1536)
     ap.add_argument("--coreset-patches", type=int, default=39200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true", help="one JSON object of measurements on stdout")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
+    rows = []
+
+    def emit(name, seconds, detail):
+        print(f"{name} {seconds:.6f} {detail}", file=sys.stderr if a.json else sys.stdout, flush=True)
+        rows.append(dict(name=name, value=seconds, unit="s", higher_is_better=False, detail=detail))
     rng = np.random.default_rng(0)
     side = 224
 
@@ -60,7 +71,7 @@ def main():
     t = best(lambda: [ndimage.gaussian_filter(F.interpolate(g, size=(side, side), mode="bilinear",
                                                             align_corners=False)[0, 0].numpy(), 4) for _ in range(10)],
              a.repeats) / 10
-    print(f"anomaly_map {t:.6f} F.interpolate + scipy gaussian_filter(sigma=4), one 224x224 map")
+    emit("anomaly_map", t, f"F.interpolate + scipy gaussian_filter(sigma=4), one 224x224 map")
 
     n = side * side
     yy, xx = np.mgrid[0:side, 0:side]
@@ -68,12 +79,12 @@ def main():
     labels = np.concatenate([blob.ravel() if i % 3 == 0 else np.zeros(n, bool) for i in range(a.images)])
     scores = rng.random(a.images * n, dtype=np.float32) + 0.3 * labels
     t = best(lambda: roc_auc_score(labels, scores), a.repeats)
-    print(f"pixel_auroc {t:.6f} sklearn roc_auc_score over {a.images * n} pixels")
+    emit("pixel_auroc", t, f"sklearn roc_auc_score over {a.images * n} pixels")
 
     bank = torch.from_numpy(rng.random((a.bank, a.dim), dtype=np.float32))
     q = torch.from_numpy(rng.random((784, a.dim), dtype=np.float32))
     t = best(lambda: torch.cdist(q, bank).min(1).values, a.repeats)
-    print(f"patchcore_score {t:.6f} torch.cdist(784x{a.dim}, {a.bank}x{a.dim}).min(1)")
+    emit("patchcore_score", t, f"torch.cdist(784x{a.dim}, {a.bank}x{a.dim}).min(1)")
 
     imgs = [torch.from_numpy(rng.random((784, a.dim), dtype=np.float32)) for _ in range(8)]
 
@@ -85,12 +96,17 @@ def main():
             ndimage.gaussian_filter(up[0, 0].numpy(), 4)
 
     t = best(infer, 1) / 8
-    print(f"inference_patchcore {t:.6f} per image: cdist min + max + interpolate + gaussian_filter ({1 / t:.1f} images/s)")
+    emit("inference_patchcore", t, f"per image: cdist min + max + interpolate + gaussian_filter ({1 / t:.1f} images/s)")
 
     m = (a.coreset_patches // 784) * 784
     feats = torch.from_numpy(rng.random((m, a.dim), dtype=np.float32))
     t = best(lambda: coreset(feats, 0.1), 1)
-    print(f"coreset {t:.6f} PatchCore approximate greedy coreset, 10% of {m} patches x {a.dim}, projected to 128")
+    emit("coreset", t, f"PatchCore approximate greedy coreset, 10% of {m} patches x {a.dim}, projected to 128")
+
+
+    if a.json:
+        print(json.dumps({"area": "eval", "tool": f"pytorch {torch.__version__}", "threads": a.threads, "notes": [],
+                          "measurements": rows}))
 
 
 if __name__ == "__main__":

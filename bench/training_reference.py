@@ -13,9 +13,13 @@ data, fastest of --repeats runs, data generation untimed):
   scoring      scored_images*P patches through Local-Net under no_grad, in chunks of
                32 images (the official code's mini_loader), keeping scores and adapted features
 
-Usage: PY=$(scripts/python-env | tail -n1); $PY bench/training_reference.py [--threads 2] [--small]
+Usage: PY=$(scripts/python-env | tail -n1); $PY bench/training_reference.py [--threads 2] [--small] [--json]
+With --json the lines go to stderr and stdout gets one JSON object of measurements with the
+same row names as `funad bench training --json` (bench/run-all pairs them).
 """
 import argparse
+import json
+import sys
 import time
 import torch
 import torch.nn as nn
@@ -25,6 +29,7 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--repeats", type=int, default=0, help="runs per benchmark (default: step 3, scoring 2, searches 1)")
 p.add_argument("--small", action="store_true", help="reduced shapes for a quick check")
 p.add_argument("--only", default="step,bank_search,mutual,scoring")
+p.add_argument("--json", action="store_true", help="one JSON object of measurements on stdout")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -158,6 +163,11 @@ if "scoring" in only:
             return torch.cat(feats), torch.cat(scores)
         results["scoring"] = best(scoring, 2)
 
-print(f"pytorch {torch.__version__} threads={a.threads} shapes B={B} P={P} D={D} bank={BANK}x{P} scored={SCORED}x{P}")
+out = sys.stderr if a.json else sys.stdout
+print(f"pytorch {torch.__version__} threads={a.threads} shapes B={B} P={P} D={D} bank={BANK}x{P} scored={SCORED}x{P}", file=out)
 for k, v in results.items():
-    print(f"{k} {v:.3f} s")
+    print(f"{k} {v:.3f} s", file=out)
+if a.json:
+    print(json.dumps({"area": "training", "tool": f"pytorch {torch.__version__}", "threads": a.threads,
+                      "notes": [f"shapes B={B} P={P} D={D} bank={BANK}x{P} scored={SCORED}x{P}"],
+                      "measurements": [dict(name=k, value=v, unit="s", higher_is_better=False, detail="") for k, v in results.items()]}))

@@ -4,9 +4,12 @@ the same DINO ViT (scripts/fixtures/vit.py's model) at 224 px on random weights,
 torch.set_num_threads(THREADS), inference_mode, one warm-up batch, then IMAGES images
 timed in batches of BATCH. Prints images/s and GFLOP/s per configuration.
 
-Usage: $PY bench/vit_reference.py [--images N] [--threads T] [--batch B] [--configs vit-b8,vit-s8]
+Usage: $PY bench/vit_reference.py [--images N] [--threads T] [--batch B] [--configs vit-b8,vit-s8] [--json]
+With --json the lines go to stderr and stdout gets one JSON object of measurements with the
+same row names as `funad bench vit --json` (bench/run-all pairs them).
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -36,9 +39,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--configs", default="vit-b8,vit-s8")
+    ap.add_argument("--json", action="store_true", help="one JSON object of measurements on stdout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
+    rows = []
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
         model = init_like_swift(VisionTransformer(depth=12, **cfg), g).eval()
@@ -51,7 +56,15 @@ def main():
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         ips = args.images / seconds
         print(f"pytorch {name}: {ips:.3f} images/s, {flops(cfg['patch'], cfg['dim']) * ips / 1e9:.1f} GFLOP/s "
-              f"[{args.images / cpu:.3f} images/CPU-s] ({args.images} images, batch {args.batch}, {args.threads} threads, torch {torch.__version__})", flush=True)
+              f"[{args.images / cpu:.3f} images/CPU-s] ({args.images} images, batch {args.batch}, {args.threads} threads, torch {torch.__version__})",
+              file=sys.stderr if args.json else sys.stdout, flush=True)
+        rows.append(dict(name=f"{name}_images_per_s", value=ips, unit="images/s", higher_is_better=True,
+                         detail=f"{args.images} images at 224, batch {args.batch}, wall clock"))
+        rows.append(dict(name=f"{name}_images_per_cpu_s", value=args.images / cpu, unit="images/CPU-s", higher_is_better=True,
+                         detail="per CPU-second of the process"))
+    if args.json:
+        print(json.dumps({"area": "vit", "tool": f"pytorch {torch.__version__}", "threads": args.threads, "notes": [],
+                          "measurements": rows}))
 
 
 if __name__ == "__main__":
