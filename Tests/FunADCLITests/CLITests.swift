@@ -90,3 +90,38 @@ import Testing
         #expect(r.stdout.contains("    epochs: integer in 0...1000000, default 1500 — epochs (paper: 1500)"))
     }
 }
+
+/// `funad bench` as `bench/run-all` uses it: machine-readable rows on stdout.
+@Suite struct BenchCommandTests {
+    @Test func engineBenchEmitsItsFourRowsAsJSON() throws {
+        let p = Process()
+        p.executableURL = CLITests.funad
+        p.arguments = ["bench", "engine", "--stages", "10", "--json"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(obj["area"] as? String == "engine")
+        let rows = try #require(obj["measurements"] as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["validate", "plan", "first_run", "cached_run"])
+        #expect(rows.allSatisfy { ($0["value"] as? Double ?? -1) >= 0 && $0["unit"] as? String == "ms" })
+    }
+
+    @Test func unknownBenchmarkNameIsAUsageError() throws {
+        let p = Process()
+        p.executableURL = CLITests.funad
+        p.arguments = ["bench", "vit", "--configs", "vit-x9"]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2)
+        #expect(text == "error: --configs: unknown ViT 'vit-x9'; expected one of vit-b16, vit-b8, vit-s16, vit-s8\n")
+    }
+}
