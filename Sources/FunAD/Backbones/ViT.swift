@@ -1,10 +1,16 @@
 import Foundation
 
 /// How a ViT forward pass spends the machine's cores. The two sound choices never
-/// oversubscribe: several images at once each with single-threaded BLAS, or one chunk at
-/// a time with multi-threaded BLAS. `batchParallel` measured faster here (see ViTBench
-/// and the report: every non-GEMM pass runs on both cores too, and OpenBLAS's single-
-/// thread sgemm is more efficient per core than its 2-thread split).
+/// oversubscribe: several images at once each with single-threaded BLAS
+/// (`batchParallel`), or one chunk at a time with BLAS on all cores (`blasParallel`, which
+/// also splits attention heads and elementwise rows across the cores).
+///
+/// Measured on this 2-core machine (benchmarkViTThreading, 224 px, images per CPU-second,
+/// which the shared machine's load disturbs least): ViT-B/8 0.53 batch-parallel vs
+/// 0.50–0.51 blas-parallel (chunk 1 or 2); ViT-S/8 1.67 vs 1.33–1.49. Single-threaded
+/// sgemm runs ~90 GFLOP/CPU-s at every ViT shape, and OpenBLAS's 2-thread split loses to
+/// synchronisation what batch parallelism does not, so `batchParallel` is the default;
+/// an odd image left over runs on the blas-parallel path.
 public struct ViTThreading: Sendable, Equatable {
     /// Images processed concurrently, each on its own thread (BLAS is set to 1 thread).
     public var imageWorkers: Int
