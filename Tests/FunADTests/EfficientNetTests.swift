@@ -25,11 +25,11 @@ enum EfficientNetFixtures {
 
     /// Seeded weights with the shapes of `variant` (running variances positive).
     static func randomWeights(_ variant: String, seed: UInt64) -> [String: WeightTensor] {
-        var rng = FixtureRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out: [String: WeightTensor] = [:]
         for (key, shape) in shapes[variant]!.sorted(by: { $0.key < $1.key }) {
             let n = shape.reduce(1, *)
-            let values = (0..<n).map { _ in key.hasSuffix("running_var") ? 0.5 + rng.nextUnitFloat() : rng.nextUnitFloat() - 0.5 }
+            let values = (0..<n).map { _ in key.hasSuffix("running_var") ? 0.5 + rng.nextFloat() : rng.nextFloat() - 0.5 }
             out[key] = WeightTensor(shape: shape, values: values)
         }
         return out
@@ -39,12 +39,12 @@ enum EfficientNetFixtures {
     /// SplitMix64 over the sorted keys; 4-D weights (u − ½)·2·√(3/fan_in), BN weight and
     /// running_var ½ + u, other vectors u − ½.
     static func synthesizedWeights(_ variant: String, seed: UInt64) -> [String: WeightTensor] {
-        var rng = FixtureRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out: [String: WeightTensor] = [:]
         for (key, shape) in shapes[variant]!.sorted(by: { $0.key < $1.key }) {
             let n = shape.reduce(1, *)
             let values: [Float] = (0..<n).map { _ in
-                let u = rng.nextUnitFloat()
+                let u = rng.nextFloat()
                 if shape.count == 4 {
                     let fan = Float(shape[1] * shape[2] * shape[3])
                     return (u - 0.5) * 2 * (Float(3) / fan).squareRoot()
@@ -140,18 +140,3 @@ enum EfficientNetFixtures {
     }
 }
 
-/// SplitMix64 for seeded test weights (kept file-private: the shared generator lives in
-/// another helper's area and is merged separately).
-private struct FixtureRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 random bits.
-    mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}

@@ -44,7 +44,7 @@ public struct ViTWeights: Sendable {
     public init(config: ViTConfig, seed: UInt64) {
         var storage = [Float](repeating: 0, count: config.parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) })
         var offset = 0
-        var stream = CounterUniform(seed: seed)
+        var stream = SplitMix64(seed: seed)
         for (name, shape) in config.parameterShapes {
             let count = shape.reduce(1, *)
             let (center, halfWidth): (Float, Float)
@@ -57,7 +57,7 @@ public struct ViTWeights: Sendable {
             } else {
                 (center, halfWidth) = (0, 0.5)
             }
-            for i in 0..<count { storage[offset + i] = center + halfWidth * stream.nextSigned() }
+            for i in 0..<count { storage[offset + i] = center + halfWidth * (2 * stream.nextFloat() - 1) }
             offset += count
         }
         self.init(config: config, storage: storage)
@@ -124,19 +124,3 @@ struct ViTParameterLayout: Sendable {
     }
 }
 
-/// Counter-based uniform stream for seeded initialisation: value i is the SplitMix64
-/// finaliser (Steele, Lea & Flood 2014) of seed + (i+1)·γ, so any value can be
-/// recomputed independently. (Kept private: the project's shared generators live elsewhere.)
-private struct CounterUniform {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1) with 24 random bits.
-    mutating func nextSigned() -> Float { Float(next() >> 40) * 0x1p-23 - 1 }
-}
