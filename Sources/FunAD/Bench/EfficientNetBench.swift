@@ -23,24 +23,26 @@ public enum EfficientNetBench {
     }
 
     /// Times `iterations` forward passes of a batch after one warm-up pass. Uses the
-    /// checkpoint's weights when given, else seeded random weights of the right shapes
+    /// checkpoint's weights when given (a `.safetensors` file as `funad weights import`
+    /// writes it, or a PyTorch `.pth`), else seeded random weights of the right shapes
     /// (the arithmetic, hence the speed, does not depend on the values). The input is a
     /// seeded random batch. `threads` sets OpenBLAS and the kernels' worker count.
     public static func run(variant: EfficientNetLite.Variant = .lite0, checkpoint: URL? = nil, side: Int? = nil,
                            batch: Int = 8, iterations: Int = 10, threads: Int = 2, seed: UInt64 = 1) throws -> Result {
         let weights: [String: WeightTensor]
         if let checkpoint {
-            weights = try PyTorchCheckpoint.read(checkpoint)
+            weights = checkpoint.pathExtension.lowercased() == "safetensors" ? try SafeTensors.read(checkpoint)
+                                                                               : try PyTorchCheckpoint.read(checkpoint)
         } else {
-            var state = seed
+            var rng = SplitMix64(seed: seed)
             weights = EfficientNetLite.expectedShapes(variant).mapValues { shape in
-                WeightTensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Float(nextRandom(&state) >> 40) / Float(1 << 24) * 0.2 + 0.1 })
+                WeightTensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in rng.nextFloat() * 0.2 + 0.1 })
             }
         }
         let model = try EfficientNetLite(variant, weights: weights, source: checkpoint?.path ?? "<random>", workers: threads)
         let s = side ?? model.inputSize
-        var state = seed ^ 0xABCD
-        let input = (0..<(batch * 3 * s * s)).map { _ in Float(nextRandom(&state) >> 40) / Float(1 << 24) * 2 - 1 }
+        var rng = SplitMix64(seed: seed ^ 0xABCD)
+        let input = (0..<(batch * 3 * s * s)).map { _ in rng.nextFloat() * 2 - 1 }
         let saved = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = saved }
@@ -54,15 +56,6 @@ public enum EfficientNetBench {
         times.sort()
         return Result(variant: model.name, side: s, batch: batch, threads: threads, iterations: times.count,
                       bestSeconds: times[0], medianSeconds: times[times.count / 2],
-                      weights: checkpoint == nil ? "random" : "checkpoint")
-    }
-
-    /// SplitMix64 step (local, so the bench has no dependency on a shared generator).
-    private static func nextRandom(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+                      weights: checkpoint.map { $0.pathExtension.lowercased() == "safetensors" ? "safetensors" : "checkpoint" } ?? "random")
     }
 }

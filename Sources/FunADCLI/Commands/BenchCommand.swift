@@ -158,7 +158,7 @@ struct EfficientNetBenchCommand: ParsableCommand {
         var report = BenchReport(area: "efficientnet", threads: threads, output: output)
         let file = try weightsFile()
         report.note(file.map { "weights: \($0.path)" } ?? "weights: seeded random (no weights file found; the speed does not depend on the values)")
-        let r = try EfficientNetBenchEntry.run(weights: file, batch: batch, iterations: iterations, threads: threads)
+        let r = try EfficientNetBench.run(variant: .lite0, checkpoint: file, batch: batch, iterations: iterations, threads: threads)
         report.line(r.description)
         report.add("images_per_s", r.imagesPerSecond, "images/s", higherIsBetter: true,
                    detail: "\(r.variant) \(r.side)² batch \(r.batch), median of \(r.iterations) passes")
