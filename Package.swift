@@ -29,8 +29,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
+        // The C half of the Lua host: everything Lua calls that may raise a Lua error
+        // (longjmp must never cross a Swift frame). Links the system liblua5.4 via CLua.
+        .target(name: "CLuaSandbox", dependencies: ["CLua"]),
         // Generic workflow engine: knows nothing of anomaly detection.
-        .target(name: "Workflow", dependencies: ["Yams", "CLua"]),
+        .target(name: "Workflow", dependencies: ["Yams", "CLua", "CLuaSandbox"]),
         // The method and its kernels.
         .target(name: "FunAD", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"], swiftSettings: kernelSettings),
         // Stage types: adapters from Workflow to FunAD.
