@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "workflow-test-worker", dependencies: ["WorkflowTestSupport", "Workflow"], path: "Tests/WorkflowTestWorker"),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "WorkflowTestSupport", "workflow-test-worker"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FunADTests", dependencies: ["FunAD"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Workflow", "FunAD"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Workflow", "FunAD"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FunADCLITests", dependencies: ["FunADCLI"]),
     ]
 )

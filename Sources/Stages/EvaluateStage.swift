@@ -10,7 +10,7 @@ import Workflow
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {
     let declaration = StageDeclaration(
-        type: "evaluate", version: 1,
+        type: "evaluate", version: 2,
         summary: "metrics, tables, ROC curves and heat-map overlays for the test set",
         consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
         parameters: [
@@ -18,7 +18,8 @@ struct EvaluateStage: StageType {
             .init("mask_threshold", .int(range: 0...254), default: .int(0), help: "mask pixels above this value are defective (MTD masks have soft edges: use 127)"),
             .init("overlays", .int(range: 0...10_000), default: .int(12), help: "heat-map overlays to write, worst misses, worst false alarms and best detections first"),
             .init("roc_points", .int(range: 2...1_000_000), default: .int(1000), help: "points kept per ROC curve file"),
-        ])
+            .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seeds math.random in the threshold hook"),
+        ] + LuaHookParameters.declarations(hooks: ["threshold"]))
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
@@ -60,6 +61,8 @@ struct EvaluateStage: StageType {
             context.record("overlays", picks.count)
         }
 
+        try decide(context, scoresDir: scoresDir, testScores: scores.scores, isAnomalous: samples.map(\.isAnomalous))
+
         func value(_ m: MetricValue) -> Any { m.value ?? NSNull() }
         context.record("image_auroc", value(result.overall.imageAUROC))
         context.record("pixel_auroc", value(result.overall.pixelAUROC))
@@ -81,6 +84,52 @@ struct EvaluateStage: StageType {
                                            "last_contaminated": purity.refreshes.last?.contaminated ?? 0,
                                            "contaminated_in_training": purity.contaminatedInTraining])
         }
+    }
+}
+
+extension EvaluateStage {
+    /// The deployment threshold (the `threshold` hook or the built-in label-free rule, on
+    /// the training images' scores: no test label is used to choose it) and what it
+    /// decides on the test set: `threshold.json`, a table appended to `metrics.md`, and
+    /// the figures in the run record. Skipped, with a note, when `infer` did not score the
+    /// training images.
+    func decide(_ context: StageContext, scoresDir: URL, testScores: [Float], isAnomalous: [Bool]) throws {
+        let hooks = try HookSet(context)
+        let trainingURL = scoresDir.appendingPathComponent(ScoresFile.trainingFile)
+        guard FileManager.default.fileExists(atPath: trainingURL.path) else {
+            let note = "no deployment threshold: the scores hold no training-image scores (infer's training_scores is 'auto', which skips PatchCore, or 'no')"
+            if hooks["threshold"] != nil { throw StageError("the threshold hook needs the training images' scores: \(note)") }
+            context.log(note)
+            return
+        }
+        let training = try JSONFiles.read(ScoresFile.self, from: trainingURL)
+        let (threshold, rule) = try DeploymentThreshold.choose(trainingScores: training.scores, hook: hooks["threshold"],
+                                                               seed: UInt64(context.parameters.int("seed")))
+        let decisions = try ThresholdDecisions(threshold: threshold, scores: testScores, isAnomalous: isAnomalous)
+        let trainingFlagged = training.scores.filter { Double($0) > threshold }.count
+        struct ThresholdFile: Encodable {
+            var threshold: Double; var rule: String; var trainingImages: Int; var trainingFlagged: Int; var test: ThresholdDecisions
+        }
+        try JSONFiles.write(ThresholdFile(threshold: threshold, rule: rule, trainingImages: training.scores.count,
+                                          trainingFlagged: trainingFlagged, test: decisions),
+                            to: context.outputDirectory.appendingPathComponent("threshold.json"))
+        let md = context.outputDirectory.appendingPathComponent("metrics.md")
+        let table = decisions.markdown(rule: rule)
+            + "\n\(trainingFlagged) of the \(training.scores.count) unlabelled training images are above it.\n"
+        if let handle = try? FileHandle(forWritingTo: md) {
+            _ = try? handle.seekToEnd()
+            handle.write(Data(("\n" + table).utf8))
+            try? handle.close()
+        }
+        func pct(_ v: Double?) -> String { v.map { String(format: "%.1f", 100 * $0) } ?? "n/a" }
+        context.announce("threshold \(String(format: "%.6g", threshold)) (\(rule)): precision \(pct(decisions.precision)) %, recall \(pct(decisions.recall)) %, F1 \(pct(decisions.f1)) %, false alarms \(pct(decisions.falseAlarmRate)) %")
+        func value(_ v: Double?) -> Any { v ?? NSNull() }
+        context.record("decisions", ["threshold": threshold, "rule": rule, "precision": value(decisions.precision),
+                                     "recall": value(decisions.recall), "f1": value(decisions.f1),
+                                     "false_alarm_rate": value(decisions.falseAlarmRate),
+                                     "flagged": decisions.truePositives + decisions.falsePositives,
+                                     "training_flagged": trainingFlagged])
+        try hooks.record(into: context)
     }
 }
 

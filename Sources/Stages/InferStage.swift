@@ -7,14 +7,16 @@ import Workflow
 /// (METHOD.md step 5). Maps are written to one memory-mappable file.
 struct InferStage: StageType {
     let declaration = StageDeclaration(
-        type: "infer", version: 1,
-        summary: "image scores and anomaly maps for the test images",
+        type: "infer", version: 2,
+        summary: "image scores and anomaly maps for the test images (and image scores of the training images)",
         consumes: [Artifact.model, Artifact.features], produces: [Artifact.scores],
         parameters: [
             .init("sigma", .double(range: 0...100), default: .double(4), help: "Gaussian σ of the map smoothing in pixels (0: none)"),
             .init("map_size", .int(range: 1...4096), default: .int(224), help: "side of the anomaly maps (the crop size)"),
             .init("maps", .bool, default: .bool(true), help: "write anomaly maps (needed for pixel metrics)"),
             .init("map_dtype", .choice(["float32", "float16"]), default: .string("float32"), help: "storage precision of the maps"),
+            .init("training_scores", .choice(["auto", "yes", "no"]), default: .string("auto"),
+                  help: "also score the (unlabelled) training images, for evaluate's label-free deployment threshold; auto: yes for FUN-AD, no for PatchCore (its bank holds the training patches, so their scores are biased low, and scoring them costs as much as the test set)"),
         ])
 
     func run(_ context: StageContext) async throws {
@@ -39,6 +41,24 @@ struct InferStage: StageType {
         }
         try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
+
+        let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
+        if wantTraining {
+            let train = try FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level)
+            let trainIds = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds
+            let scored: InferenceResult
+            switch manifest.kind {
+            case .localNet:
+                scored = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: train, mapSide: p.int("map_size"),
+                                           sigma: p.double("sigma"), writeMapsTo: nil)
+            case .patchCore:
+                scored = try Inference.run(scorer: try PatchCore.load(from: weights), features: train, mapSide: p.int("map_size"),
+                                           sigma: p.double("sigma"), writeMapsTo: nil)
+            }
+            try JSONFiles.write(ScoresFile(ids: trainIds, scores: scored.imageScores, mapSize: nil),
+                                to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
+            context.record("training_images_scored", trainIds.count)
+        }
         context.record("model", manifest.kind.rawValue)
         context.record("images", ids.count)
     }

@@ -48,7 +48,17 @@ struct TrainStage: StageType {
             .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
             .init("hidden", .list(.int(range: 1...65536)), default: .list([.int(1024), .int(128)]), help: "head hidden sizes (paper: 1024, 128)"),
             .init("checkpoint_every", .int(range: 0...1_000_000), default: .int(1), help: "epochs between checkpoints (0: none)"),
-        ])
+        ] + LuaHookParameters.declarations(hooks: TrainStage.hookNames))
+
+    /// Lua hooks `train` offers (plugins/README.md documents each).
+    static let hookNames = ["bank", "pseudo_labels", "epoch_end"]
+
+    /// Replaces the built-in policies by the stage's Lua hooks, where it names them.
+    func bind(_ hooks: HookSet, into c: inout TrainerConfiguration, fraction: Float) {
+        if let h = hooks["bank"] { c.bankSelection = ScriptedBankSelection(hook: h, fraction: fraction, seed: c.seed) }
+        if let h = hooks["pseudo_labels"] { c.pseudoLabels = ScriptedPseudoLabels(hook: h, seed: c.seed) }
+        if let h = hooks["epoch_end"] { c.epochEnd = ScriptedEpochEnd(hook: h, seed: c.seed) }
+    }
 
     func configuration(_ p: Parameters) throws -> TrainerConfiguration {
         var c = TrainerConfiguration()
@@ -92,7 +102,9 @@ struct TrainStage: StageType {
         let input = try context.input(Artifact.features)
         let level = p.string("level")
         let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level)
-        let config = try configuration(p)
+        var config = try configuration(p)
+        let hooks = try HookSet(context)
+        bind(hooks, into: &config, fraction: Float(p.double("bank.fraction")))
         let trainer = FunADTrainer(configuration: config)
         let checkpointURL = context.resumeDirectory.appendingPathComponent("trainer.checkpoint")
         var state: TrainerState?
@@ -141,6 +153,11 @@ struct TrainStage: StageType {
                                            "pseudo_anomaly_share": Double(last.pseudoAnomalyShare)])
         }
         context.record("bank_sizes", result.state.bankRecords.suffix(50).map { ["iteration": $0.iteration, "images": $0.imageCount, "patches": $0.patchCount] })
+        if let reason = result.state.stopReason {
+            context.record("stopped_early", ["after_epoch": result.state.epochsCompleted, "of": config.epochs, "reason": reason])
+            context.announce("stopped after epoch \(result.state.epochsCompleted) of \(config.epochs): \(reason)")
+        }
+        try hooks.record(into: context)
     }
 }
 

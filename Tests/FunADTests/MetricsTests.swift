@@ -102,3 +102,30 @@ import Testing
         #expect(merged.keys == whole.keys && merged.positives == whole.positives && merged.negatives == whole.negatives)
     }
 }
+
+@Suite struct DecisionTests {
+    /// median + 3·1.4826·MAD by hand: scores 1…9 and an outlier 100 → median 5.5,
+    /// |s − 5.5| = 4.5 3.5 2.5 1.5 .5 .5 1.5 2.5 3.5 94.5 → MAD 2.5 → 5.5 + 3·1.4826·2.5.
+    @Test func robustThresholdByHand() throws {
+        let t = try RobustThreshold.medianMAD([1, 2, 3, 4, 5, 6, 7, 8, 9, 100])
+        #expect(abs(t - (5.5 + 3 * 1.4826 * 2.5)) < 1e-12)
+        // A tied majority: MAD 0 → just above the median, so the ties are not flagged.
+        let tied = try RobustThreshold.medianMAD([2, 2, 2, 9])
+        #expect(tied > 2 && tied < 2.00001)
+        #expect(throws: EvaluationError.self) { try RobustThreshold.medianMAD([]) }
+        #expect(throws: EvaluationError.self) { try RobustThreshold.medianMAD([1, .nan]) }
+    }
+
+    /// Confusion counts and rates at a threshold, by hand: flagged = {0.9, 0.8, 0.6};
+    /// defective = {0.9, 0.6, 0.2} → TP 2, FP 1, FN 1, TN 2.
+    @Test func decisionsByHand() throws {
+        let d = try ThresholdDecisions(threshold: 0.5, scores: [0.9, 0.8, 0.6, 0.2, 0.1, 0.3],
+                                       isAnomalous: [true, false, true, true, false, false])
+        #expect((d.truePositives, d.falsePositives, d.falseNegatives, d.trueNegatives) == (2, 1, 1, 2))
+        #expect(d.precision == 2.0 / 3 && d.recall == 2.0 / 3 && abs(d.f1! - 2.0 / 3) < 1e-15 && d.falseAlarmRate == 1.0 / 3)
+        // A score equal to the threshold is not flagged; nothing flagged → F1 0, precision n/a.
+        let none = try ThresholdDecisions(threshold: 0.9, scores: [0.9, 0.1], isAnomalous: [true, false])
+        #expect(none.truePositives == 0 && none.precision == nil && none.f1 == 0 && none.falseAlarmRate == 0)
+        #expect(throws: EvaluationError.self) { try ThresholdDecisions(threshold: 0, scores: [1], isAnomalous: []) }
+    }
+}

@@ -69,3 +69,8 @@ enum TrainingTestSupport {
         return (InMemoryPatchFeatures(imageCount: images, gridHeight: gridSide, gridWidth: gridSide, dimension: dimension, values: values), isAnomalous)
     }
 }
+
+extension TrainingMoment {
+    /// A moment for calling policies directly in tests (the paper's rules ignore it).
+    static let test = TrainingMoment(epoch: 0, epochs: 1, globalIteration: 0, imageCount: 0)
+}

@@ -9,11 +9,11 @@ import Testing
     /// [0, 10, 6, 8]: s = [0, 1, .6, .8] → labels [0,1,1,1], ambiguous [2, 3].
     @Test func paperPseudoLabels() {
         let policy = PaperPseudoLabelPolicy()
-        let a = policy.assign(distances: [1, 3, 5, 2, 4.6, 1.4])
+        let a = policy.assign(distances: [1, 3, 5, 2, 4.6, 1.4], moment: .test)
         #expect(a.labels == [0, 0, 1, 0, 1, 0])
-        let b = policy.assign(distances: [0, 10, 6, 8])
+        let b = policy.assign(distances: [0, 10, 6, 8], moment: .test)
         #expect(b.labels == [0, 1, 1, 1] && b.ambiguous == [2, 3])
-        #expect(policy.assign(distances: [2, 2, 2]).labels == [0, 0, 0]) // all equal → all 0
+        #expect(policy.assign(distances: [2, 2, 2], moment: .test).labels == [0, 0, 0]) // all equal → all 0
     }
 
     /// Paper bank rule: scores [0.1, 0.9, 0.2, 0.5, 0.4] → min-max [0, 1, .125, .5, .375]
@@ -23,14 +23,14 @@ import Testing
     @Test func bankSelectionPolicies() {
         var rng = Xoshiro256StarStar(seed: 1)
         let paper = PaperBankSelection()
-        let picked = paper.selectBankImages(imageScores: [0.1, 0.9, 0.2, 0.5, 0.4], rng: &rng)
+        let picked = paper.selectBankImages(imageScores: [0.1, 0.9, 0.2, 0.5, 0.4], moment: .test, rng: &rng)
         #expect(picked.count == 1 && [0, 2, 4].contains(picked[0]))
         var all = PaperBankSelection(); all.fraction = 1
-        #expect(Set(all.selectBankImages(imageScores: [0.1, 0.9, 0.2, 0.5, 0.4], rng: &rng)) == [0, 2, 4])
+        #expect(Set(all.selectBankImages(imageScores: [0.1, 0.9, 0.2, 0.5, 0.4], moment: .test, rng: &rng)) == [0, 2, 4])
         let collapsed = [Float(0)] + (1..<40).map { 10 + Float($0) * 0.01 }
-        #expect(all.selectBankImages(imageScores: collapsed, rng: &rng) == [0])
+        #expect(all.selectBankImages(imageScores: collapsed, moment: .test, rng: &rng) == [0])
         let quantile = QuantileBankSelection(quantile: 0.25, fraction: 0.5, minimumImages: 8)
-        let q = quantile.selectBankImages(imageScores: collapsed, rng: &rng)
+        let q = quantile.selectBankImages(imageScores: collapsed, moment: .test, rng: &rng)
         #expect(q.count == 8 && Set(q).isSubset(of: Set(0..<10)))  // lowest ⌈0.25·40⌉ = 10, half → 5 < 8 → 8
         #expect(!quantile.isPaperDefault && paper.isPaperDefault)
     }
@@ -136,7 +136,7 @@ import Testing
     }
 
     struct OutOfRangePolicy: BankSelectionPolicy {
-        func selectBankImages(imageScores: [Float], rng: inout Xoshiro256StarStar) -> [Int] { [imageScores.count + 5] }
+        func selectBankImages(imageScores: [Float], moment: TrainingMoment, rng: inout Xoshiro256StarStar) -> [Int] { [imageScores.count + 5] }
         var summary: String { "test policy" }
         var isPaperDefault: Bool { false }
     }
@@ -184,5 +184,40 @@ import Testing
         #expect(err < 1e-5, "max weight difference \(err)")
         let bankErr = zip(kept.state.bank!.features, recomputed.state.bank!.features).map { abs($0 - $1) }.max()!
         #expect(bankErr < 1e-4 && kept.state.bank!.rowImage == recomputed.state.bank!.rowImage)
+    }
+
+    /// Stops once the epoch index reaches `after` (0-based), with a fixed reason.
+    struct StopAfter: EpochEndPolicy {
+        var after: Int
+        func stopReason(history: [EpochStatistics], moment: TrainingMoment) -> String? {
+            history.last!.epoch == moment.epoch && moment.epoch >= after ? "test rule met at epoch \(moment.epoch + 1)" : nil
+        }
+        var summary: String { "stop after epoch \(after + 1)" }
+    }
+
+    /// An epoch-end rule ends training after the epoch it answers for, the reason is in
+    /// the state and the departures, the weights equal those of a run configured with that
+    /// many epochs, and a run resumed from the stop checkpoint does not train further.
+    @Test func epochEndPolicyStopsTraining() throws {
+        let (source, _) = TrainingTestSupport.patchSet(images: 12, anomalous: 1, gridSide: 2, dimension: 4, anomalousPatches: 1, seed: 2)
+        var c = TrainerConfiguration()
+        c.epochs = 5; c.batchSize = 4; c.hidden1 = 8; c.hidden2 = 4; c.bankRefresh = .everyEpoch
+        c.epochEnd = StopAfter(after: 1)
+        var saved: TrainerState?
+        let stopped = try FunADTrainer(configuration: c).train(source: source, checkpoint: { saved = $0 })
+        #expect(stopped.state.epochsCompleted == 2 && stopped.state.stopReason == "test rule met at epoch 2")
+        #expect(stopped.departuresFromPaper.last == "training stopped early after epoch 2 of 5 by stop after epoch 2: test rule met at epoch 2")
+        var plain = c
+        plain.epochs = 2; plain.epochEnd = nil
+        let two = try FunADTrainer(configuration: plain).train(source: source)
+        #expect(two.state.parameters == stopped.state.parameters)
+        let resumed = try FunADTrainer(configuration: c).train(source: source, from: saved!)
+        #expect(resumed.state.epochsCompleted == 2 && resumed.state.parameters == stopped.state.parameters)
+        // Jaccard of consecutive epoch-end banks: 0 for the first epoch, in [0, 1] after,
+        // and equal to the overlap recomputed from the refresh records.
+        let stats = stopped.state.epochStatistics
+        #expect(stats[0].bankJaccard == 0)
+        let a = Set(stopped.state.bankRecords[1].imageIndices), b = Set(stopped.state.bankRecords[0].imageIndices)
+        #expect(stats[1].bankJaccard == Float(a.intersection(b).count) / Float(a.union(b).count))
     }
 }

@@ -170,10 +170,11 @@ import WorkflowTestSupport
         let resumeRoot = s.cache.appendingPathComponent("resume")
         var checkpoint: URL?
         for _ in 0..<3000 where p.isRunning {
-            if let dir = try? FileManager.default.contentsOfDirectory(atPath: resumeRoot.path).first {
-                let f = resumeRoot.appendingPathComponent(dir).appendingPathComponent("step.txt")
-                if let text = try? String(contentsOf: f, encoding: .utf8), let n = Int(text), n >= 5 { checkpoint = f; break }
-            }
+            // Every stage that runs gets a resume folder; look in each, not just the first listed.
+            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: resumeRoot.path)) ?? []
+            if let f = dirs.map({ resumeRoot.appendingPathComponent($0).appendingPathComponent("step.txt") }).first(where: { f in
+                (try? String(contentsOf: f, encoding: .utf8)).flatMap { Int($0) }.map { $0 >= 5 } ?? false
+            }) { checkpoint = f; break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         kill(p.processIdentifier, SIGKILL)

@@ -25,6 +25,7 @@ public enum TrainerCheckpoint {
         var bankRowPatch: [Int32]?
         var bankRecords: [BankRefreshRecord]
         var epochStatistics: [EpochStatistics]
+        var stopReason: String?
     }
 
     /// Serialises `state` to bytes (deterministic: same state, same bytes).
@@ -42,7 +43,7 @@ public enum TrainerCheckpoint {
             rngState: state.rng.state.map { String($0) }, epochsCompleted: state.epochsCompleted,
             iterations: state.iterations, optimizer: state.optimizer.configuration, optimizerSteps: state.optimizer.steps,
             bankImages: state.bank?.imageIndices, bankRowImage: state.bank?.rowImage, bankRowPatch: state.bank?.rowPatch,
-            bankRecords: state.bankRecords, epochStatistics: state.epochStatistics)
+            bankRecords: state.bankRecords, epochStatistics: state.epochStatistics, stopReason: state.stopReason)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(meta), as: UTF8.self)
@@ -124,7 +125,7 @@ public enum TrainerCheckpoint {
         }
         return TrainerState(parameters: parameters, optimizer: optimizer, rng: rng, epochsCompleted: meta.epochsCompleted,
                             iterations: meta.iterations, bank: bank, bankRecords: meta.bankRecords,
-                            epochStatistics: meta.epochStatistics)
+                            epochStatistics: meta.epochStatistics, stopReason: meta.stopReason)
     }
 
     /// The string value of `__metadata__[key]` in a safetensors header, or nil.

@@ -83,11 +83,11 @@ struct MemoryBankBuilder {
     /// from `rng` in a fixed order. With `adaptedStore` (N·P·D floats) the scoring pass
     /// keeps every image's φ_a and the bank is gathered from it; without, the bank
     /// images are forwarded a second time (less memory, ≈ bank/N more adaptor work).
-    func build(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>?,
+    func build(parameters: LocalNetParameters, adaptedStore: UnsafeMutablePointer<Float>?, moment: TrainingMoment,
                rng: inout Xoshiro256StarStar) throws -> MemoryBank {
         let p = source.patchesPerImage, d = source.dimension
         let scores = try scoreAll(parameters: parameters, adaptedStore: adaptedStore)
-        let images = policy.selectBankImages(imageScores: scores, rng: &rng)
+        let images = try policy.selectBankImages(imageScores: scores, moment: moment, rng: &rng)
         for i in images where !(0..<source.imageCount).contains(i) {
             throw TrainingError("bank selection policy '\(policy.summary)' returned image index \(i); expected 0..<\(source.imageCount)")
         }

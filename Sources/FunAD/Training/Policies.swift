@@ -1,10 +1,32 @@
+/// Where training stands when a policy is asked: user policies (Lua hooks, bound in
+/// `Stages`) anneal thresholds over epochs or reseed their own randomness from it.
+public struct TrainingMoment: Sendable, Equatable {
+    /// Epoch being run (0-based) and the configured number of epochs.
+    public var epoch: Int
+    public var epochs: Int
+    /// Iterations done before this call over the whole run (0-based index of the
+    /// iteration being run).
+    public var globalIteration: Int
+    /// Training images in the feature set.
+    public var imageCount: Int
+
+    public init(epoch: Int, epochs: Int, globalIteration: Int, imageCount: Int) {
+        self.epoch = epoch
+        self.epochs = epochs
+        self.globalIteration = globalIteration
+        self.imageCount = imageCount
+    }
+}
+
 /// Decides which training images enter the memory bank from their image scores
-/// (METHOD.md step 1). A protocol so that user policies (Lua, later) plug into the
-/// trainer without touching the loop; the paper's rule is `PaperBankSelection`.
+/// (METHOD.md step 1). A protocol so that user policies (Lua hooks, bound in `Stages`)
+/// plug into the trainer without touching the loop; the paper's rule is
+/// `PaperBankSelection`. A policy may throw (a user script failed); training stops with
+/// that error.
 public protocol BankSelectionPolicy: Sendable {
     /// Indices of the bank images, given every training image's score
     /// (max patch score under the current φ). Draws only from `rng`.
-    func selectBankImages(imageScores: [Float], rng: inout Xoshiro256StarStar) -> [Int]
+    func selectBankImages(imageScores: [Float], moment: TrainingMoment, rng: inout Xoshiro256StarStar) throws -> [Int]
     /// One line for the run record, with the policy's parameters.
     var summary: String { get }
     /// True only for the paper's own rule with the paper's parameters.
@@ -17,9 +39,18 @@ public protocol PseudoLabelPolicy: Sendable {
     /// `distances`: one nearest-bank distance per batch patch (squared L2, after the
     /// official zero rule). Returns labels (1 = pseudo-anomaly) and which patches are
     /// ambiguous (to be perturbed).
-    func assign(distances: [Float]) -> PseudoLabelAssignment
+    func assign(distances: [Float], moment: TrainingMoment) throws -> PseudoLabelAssignment
     var summary: String { get }
     var isPaperDefault: Bool { get }
+}
+
+/// Asked after every epoch whether training should stop early (a label-free criterion:
+/// it sees the training statistics only). Returns the reason for stopping, or nil to go on.
+/// `history` holds every finished epoch, the current one last; it is part of the trainer
+/// state, so a resumed run asks with the same history and decides the same way.
+public protocol EpochEndPolicy: Sendable {
+    func stopReason(history: [EpochStatistics], moment: TrainingMoment) throws -> String?
+    var summary: String { get }
 }
 
 /// Result of a pseudo-label policy for B×P patches.
@@ -41,7 +72,7 @@ public struct PseudoLabelAssignment: Sendable, Equatable {
 /// Min-max normalisation over all values; all-equal input maps to all zeros (the
 /// official code's choice for the batch distances; for image scores it keeps every
 /// image, which is the only sensible reading of "no image stands out").
-func minMaxNormalised(_ v: [Float]) -> [Float] {
+public func minMaxNormalised(_ v: [Float]) -> [Float] {
     guard let lo = v.min(), let hi = v.max(), hi > lo else { return [Float](repeating: 0, count: v.count) }
     let scale = 1 / (hi - lo)
     return v.map { ($0 - lo) * scale }
@@ -61,9 +92,16 @@ public struct PaperBankSelection: BankSelectionPolicy {
         self.fraction = fraction
     }
 
-    public func selectBankImages(imageScores: [Float], rng: inout Xoshiro256StarStar) -> [Int] {
+    public func selectBankImages(imageScores: [Float], moment: TrainingMoment, rng: inout Xoshiro256StarStar) -> [Int] {
         let s = minMaxNormalised(imageScores)
         let candidates = s.indices.filter { s[$0] < threshold }
+        return Self.drawFraction(fraction, of: candidates, rng: &rng)
+    }
+
+    /// The random subset P′ of the paper's bank rule: ⌊fraction · |P|⌋ candidates drawn
+    /// without replacement, at least one when there is any (all of them at fraction ≥ 1).
+    /// Shared with user bank rules, which replace only the choice of candidates.
+    public static func drawFraction(_ fraction: Float, of candidates: [Int], rng: inout Xoshiro256StarStar) -> [Int] {
         guard !candidates.isEmpty else { return [] }
         let k = fraction >= 1 ? candidates.count : max(1, Int(Float(candidates.count) * fraction))
         return rng.sample(candidates, count: k)
@@ -88,7 +126,7 @@ public struct QuantileBankSelection: BankSelectionPolicy {
         self.minimumImages = minimumImages
     }
 
-    public func selectBankImages(imageScores: [Float], rng: inout Xoshiro256StarStar) -> [Int] {
+    public func selectBankImages(imageScores: [Float], moment: TrainingMoment, rng: inout Xoshiro256StarStar) -> [Int] {
         let n = imageScores.count
         guard n > 0 else { return [] }
         // Stable order: by score, then by index, so ties do not depend on sort internals.
@@ -115,7 +153,7 @@ public struct PaperPseudoLabelPolicy: PseudoLabelPolicy {
         self.confidentThreshold = confidentThreshold
     }
 
-    public func assign(distances: [Float]) -> PseudoLabelAssignment {
+    public func assign(distances: [Float], moment: TrainingMoment) -> PseudoLabelAssignment {
         let s = minMaxNormalised(distances)
         var labels = [UInt8](repeating: 0, count: s.count)
         var ambiguous: [Int] = []

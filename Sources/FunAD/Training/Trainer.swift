@@ -59,15 +59,16 @@ public struct FunADTrainer: Sendable {
         var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
         var excluded = [Int32](repeating: -1, count: rows)
 
-        while st.epochsCompleted < c.epochs {
+        while st.epochsCompleted < c.epochs && st.stopReason == nil {
             let epoch = st.epochsCompleted
             let order = st.rng.permutation(n)
             var sums = (loss: 0.0, bce: 0.0, ms: 0.0, bank: 0.0, share: 0.0, pairs: 0.0)
             for it in 0..<itersPerEpoch {
                 // 1. IRMB.
                 var refreshed = false
+                let moment = TrainingMoment(epoch: epoch, epochs: c.epochs, globalIteration: st.iterations, imageCount: n)
                 if st.bank == nil || c.bankRefresh.isDue(globalIteration: st.iterations, iterationInEpoch: it) {
-                    let bank = try builder.build(parameters: st.parameters, adaptedStore: adaptedStore, rng: &st.rng)
+                    let bank = try builder.build(parameters: st.parameters, adaptedStore: adaptedStore, moment: moment, rng: &st.rng)
                     st.bank = bank
                     bankLookup = bank.rowLookup(patchesPerImage: p)
                     st.bankRecords.append(BankRefreshRecord(iteration: st.iterations, epoch: epoch, imageCount: bank.imageIndices.count,
@@ -99,7 +100,7 @@ public struct FunADTrainer: Sendable {
                 }
                 let distances = NearestBankDistance.distances(nn, zeroBelow: c.zeroDistanceBelow)
                 // 3. Pseudo-labels.
-                let assignment = c.pseudoLabels.assign(distances: distances)
+                let assignment = try c.pseudoLabels.assign(distances: distances, moment: moment)
                 guard assignment.labels.count == rows else {
                     throw TrainingError("pseudo-label policy '\(c.pseudoLabels.summary)' returned \(assignment.labels.count) labels for \(rows) patches")
                 }
@@ -147,14 +148,28 @@ public struct FunADTrainer: Sendable {
             let m = Double(max(1, itersPerEpoch))
             let stats = EpochStatistics(epoch: epoch, loss: Float(sums.loss / m), bce: Float(sums.bce / m),
                                         mutualSmoothness: Float(sums.ms / m), bankImages: Float(sums.bank / m),
-                                        pseudoAnomalyShare: Float(sums.share / m), mutualPairs: Float(sums.pairs / m))
+                                        pseudoAnomalyShare: Float(sums.share / m), mutualPairs: Float(sums.pairs / m),
+                                        bankJaccard: st.bankJaccard(endOfEpoch: epoch))
             st.epochStatistics.append(stats)
             st.epochsCompleted += 1
             epochFinished?(stats)
+            // Label-free early stop: asked after the statistics are final, before the
+            // checkpoint, so that a resumed run replays the same question with the same history.
+            if let policy = c.epochEnd, st.epochsCompleted < c.epochs,
+               let reason = try policy.stopReason(history: st.epochStatistics,
+                                                  moment: TrainingMoment(epoch: epoch, epochs: c.epochs, globalIteration: st.iterations, imageCount: n)) {
+                st.stopReason = reason
+                try checkpoint?(st)
+                break
+            }
             if c.checkpointEveryEpochs > 0, st.epochsCompleted % c.checkpointEveryEpochs == 0, let checkpoint {
                 try checkpoint(st)
             }
         }
-        return TrainingResult(model: LocalNet(parameters: st.parameters), state: st, departuresFromPaper: c.departuresFromPaper)
+        var departures = c.departuresFromPaper
+        if let reason = st.stopReason {
+            departures.append("training stopped early after epoch \(st.epochsCompleted) of \(c.epochs) by \(c.epochEnd?.summary ?? "an epoch-end rule"): \(reason)")
+        }
+        return TrainingResult(model: LocalNet(parameters: st.parameters), state: st, departuresFromPaper: departures)
     }
 }

@@ -63,6 +63,8 @@ public struct TrainerConfiguration: Sendable {
     public var bankRefresh: BankRefreshSchedule = .everyIteration
     public var bankSelection: any BankSelectionPolicy = PaperBankSelection()
     public var pseudoLabels: any PseudoLabelPolicy = PaperPseudoLabelPolicy()
+    /// Optional label-free early stop, asked after every epoch (not in the paper).
+    public var epochEnd: (any EpochEndPolicy)? = nil
     public var patchSubsampling = PatchSubsampling()
     /// Head sizes (paper: 1024, 128).
     public var hidden1 = 1024

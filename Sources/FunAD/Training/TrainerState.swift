@@ -12,6 +12,8 @@ public struct TrainerState: Sendable, Equatable {
     public var bank: MemoryBank?
     public var bankRecords: [BankRefreshRecord]
     public var epochStatistics: [EpochStatistics]
+    /// Set when an epoch-end policy stopped training early: its reason.
+    public var stopReason: String?
 
     /// A fresh state: PyTorch-default initialisation from `seed` (the same generator
     /// then drives shuffles, bank draws and perturbations).
@@ -25,10 +27,13 @@ public struct TrainerState: Sendable, Equatable {
         bank = nil
         bankRecords = []
         epochStatistics = []
+        stopReason = nil
     }
 
     init(parameters: LocalNetParameters, optimizer: RMSProp, rng: Xoshiro256StarStar, epochsCompleted: Int,
-         iterations: Int, bank: MemoryBank?, bankRecords: [BankRefreshRecord], epochStatistics: [EpochStatistics]) {
+         iterations: Int, bank: MemoryBank?, bankRecords: [BankRefreshRecord], epochStatistics: [EpochStatistics],
+         stopReason: String? = nil) {
+        self.stopReason = stopReason
         self.parameters = parameters
         self.optimizer = optimizer
         self.rng = rng
@@ -49,6 +54,33 @@ public struct EpochStatistics: Sendable, Equatable, Codable {
     public var bankImages: Float
     public var pseudoAnomalyShare: Float
     public var mutualPairs: Float
+    /// Jaccard overlap of the bank's image set at the end of this epoch with the one at the
+    /// end of the previous epoch (0 for the first): a label-free sign that training settled.
+    public var bankJaccard: Float?
+
+    public init(epoch: Int, loss: Float, bce: Float, mutualSmoothness: Float, bankImages: Float,
+                pseudoAnomalyShare: Float, mutualPairs: Float, bankJaccard: Float? = nil) {
+        self.epoch = epoch
+        self.loss = loss
+        self.bce = bce
+        self.mutualSmoothness = mutualSmoothness
+        self.bankImages = bankImages
+        self.pseudoAnomalyShare = pseudoAnomalyShare
+        self.mutualPairs = mutualPairs
+        self.bankJaccard = bankJaccard
+    }
+}
+
+extension TrainerState {
+    /// Jaccard overlap of the last bank of `epoch` with the last bank of an earlier epoch
+    /// (0 when there is none), from the refresh records (which a checkpoint keeps).
+    func bankJaccard(endOfEpoch epoch: Int) -> Float {
+        guard let current = bankRecords.last(where: { $0.epoch <= epoch }),
+              let previous = bankRecords.last(where: { $0.epoch < epoch }) else { return 0 }
+        let a = Set(current.imageIndices), b = Set(previous.imageIndices)
+        let union = a.union(b).count
+        return union == 0 ? 0 : Float(a.intersection(b).count) / Float(union)
+    }
 }
 
 /// What the trainer reports after every iteration (for progress display and logs).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FunAD
+import Stages
 import Workflow
 
 /// `funad bench <area>`: timings of funad's hot paths. Each area prints human-readable
@@ -12,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks of funad's hot paths, each beside its reference where one exists.",
         discussion: "bench/run-all runs each area beside its PyTorch reference and prints ratios (see bench/README.md).",
         subcommands: [EngineBench.self, ImagingBenchCommand.self, EfficientNetBenchCommand.self, ViTBenchCommand.self,
-                      EvalBenchCommand.self, TrainingBenchCommand.self, ParityBenchCommand.self] + extraBenchmarks)
+                      EvalBenchCommand.self, TrainingBenchCommand.self, ParityBenchCommand.self, LuaBenchCommand.self] + extraBenchmarks)
 
     struct EngineBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "engine", abstract: "Engine overhead for a workflow of no-op stages.")
@@ -240,6 +241,38 @@ struct TrainingBenchCommand: ParsableCommand {
             }
         } catch let e as TrainingError {
             throw ValidationFailure("--only: \(e)")
+        }
+        report.finish()
+    }
+}
+
+struct LuaBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lua", abstract: "Cost of a Lua pseudo_labels hook per training iteration (32 × 784 distances), beside the built-in policy.")
+    @Argument(help: "Hook scripts defining pseudo_labels to time as well (e.g. plugins/pseudo-labels-otsu.lua).")
+    var scripts: [String] = []
+    @Option(help: "Calls timed per policy (the median is reported).") var repeats: Int = 50
+    @Option(help: "OpenBLAS threads for the iteration it is compared with.") var threads: Int = 2
+    @OptionGroup var output: BenchOutput
+
+    func run() throws {
+        for s in scripts where !FileManager.default.fileExists(atPath: s) {
+            throw ValidationFailure("\(s): no such file; expected a Lua script defining pseudo_labels")
+        }
+        guard repeats >= 1 else { throw ValidationFailure("--repeats must be at least 1") }
+        var report = BenchReport(area: "lua", threads: threads, output: output)
+        let scripts = scripts.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let r = try HookBench.run(scripts: scripts, repeats: repeats, threads: threads)
+        report.line(String(format: "pseudo-labels for %d distances; training iteration (lower bound: step + mutual pairs + search in an 8-image bank) %.3f s", r.distances, r.iterationSeconds))
+        report.line(String(format: "  built-in paper policy   %8.3f ms", r.builtInSeconds * 1e3))
+        report.add("builtin_pseudo_labels", r.builtInSeconds * 1e3, "ms", higherIsBetter: false, detail: "\(r.distances) distances")
+        report.add("iteration_lower_bound", r.iterationSeconds, "s", higherIsBetter: false, detail: "step + mutual pairs + 8-image bank search")
+        for (i, h) in r.hooks.enumerated() {
+            let overhead = max(0, h.seconds - r.builtInSeconds)
+            report.line(String(format: "  %-24@ %8.3f ms  (%.2f× the built-in; overhead %.3f %% of the iteration)",
+                               h.label as NSString, h.seconds * 1e3, h.seconds / max(r.builtInSeconds, 1e-12), 100 * overhead / r.iterationSeconds))
+            report.add("hook_\(i)_ms", h.seconds * 1e3, "ms", higherIsBetter: false, detail: h.label)
+            report.add("hook_\(i)_overhead_percent", 100 * overhead / r.iterationSeconds, "%", higherIsBetter: false, detail: h.label)
         }
         report.finish()
     }

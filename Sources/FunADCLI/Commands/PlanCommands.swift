@@ -41,5 +41,6 @@ struct StagesCommand: ParsableCommand {
 
     func run() throws {
         print(StageCatalog.render(FunADStages.registry))
+        print(HookDocumentation.render())
     }
 }

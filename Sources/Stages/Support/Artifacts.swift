@@ -14,7 +14,8 @@ enum Artifact {
     static let features = "features"
     /// `model.safetensors` + `model.json` (kind, dimension, training history).
     static let model = "model"
-    /// `scores.json` (test image ids and scores) + `maps.bin` (anomaly maps).
+    /// `scores.json` (test image ids and scores) + `maps.bin` (anomaly maps), and
+    /// `training_scores.json` when the training images were scored too.
     static let scores = "scores"
     /// `metrics.json`, tables, ROC data, overlays.
     static let report = "report"
@@ -109,5 +110,6 @@ struct ScoresFile: Codable {
     var ids: [String]
     var scores: [Float]
     var mapSize: Int?
-    static let file = "scores.json", mapsFile = "maps.bin"
+    /// `training_scores.json`: the same for the unlabelled training images (optional).
+    static let file = "scores.json", mapsFile = "maps.bin", trainingFile = "training_scores.json"
 }

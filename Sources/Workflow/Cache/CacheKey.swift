@@ -49,8 +49,15 @@ public struct CacheKeyMaterial: Sendable, Equatable, Codable {
             out.append("input from '\(i.stage)' changed")
         }
         if Set(inputs.map(\.stage)) != Set(oldInputs.keys) { out.append("its needs changed") }
+        let current = Self.flatten(parameters)
         for (name, digest) in files.sorted(by: { $0.key < $1.key }) where previous.files[name] != nil && previous.files[name] != digest {
-            out.append("content of \(name) changed")
+            if name.hasPrefix("hooks."), let script = current["\(name).script"] {
+                // A Lua hook's script: say which hook and which file, as users edit scripts often.
+                let path = (try? JSONSerialization.jsonObject(with: Data(script.utf8), options: [.fragmentsAllowed]) as? String) ?? script
+                out.append("hook \(name.dropFirst("hooks.".count)): \(LuaHookCheck.displayName(path)) changed")
+            } else {
+                out.append("content of \(name) changed")
+            }
         }
         return out
     }

@@ -13,6 +13,10 @@ public indirect enum ParameterType: Sendable, Hashable, CustomStringConvertible 
     case path
     case list(ParameterType)
     case object([ParameterDeclaration])
+    /// Lua hooks: a mapping from hook name (one of the given names) to a script path, or
+    /// to `{script: path, with: {...}}`. Each script must exist, compile and define a
+    /// global function of the hook's name; its bytes are part of the cache key.
+    case luaHooks([String])
 
     public var description: String {
         switch self {
@@ -25,6 +29,7 @@ public indirect enum ParameterType: Sendable, Hashable, CustomStringConvertible 
         case .path: return "path"
         case .list(let t): return "list of \(t)"
         case .object: return "mapping"
+        case .luaHooks(let names): return "mapping of hook (\(names.joined(separator: "|"))) to a Lua script or {script, with}"
         }
     }
 }

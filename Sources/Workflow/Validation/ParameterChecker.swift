@@ -100,8 +100,86 @@ struct ParameterChecker {
             return convert(node, element, field: field, diagnostics: &diagnostics, inputs: &inputs).map { .list([$0]) }
         case (.object(let children), .mapping):
             return .object(checkObject(node, children, path: field, fallback: node.location, diagnostics: &diagnostics, inputs: &inputs))
+        case (.luaHooks(let names), .mapping(let entries)):
+            return checkHooks(entries, names: names, field: field, diagnostics: &diagnostics, inputs: &inputs)
         default:
             return fail(type.description)
+        }
+    }
+
+    /// `hooks:` — each entry names a known hook and a script that exists, compiles and
+    /// defines the hook's function. The script file is recorded as an input (its bytes are
+    /// in the cache key); the value is `{script: path, with: {...}}` for every hook.
+    private func checkHooks(_ entries: [YAMLEntry], names: [String], field: String,
+                            diagnostics: inout [Diagnostic], inputs: inout [String: String]) -> ParameterValue? {
+        var out: [String: ParameterValue] = [:]
+        for entry in entries {
+            let hookField = "\(field).\(entry.key)"
+            guard names.contains(entry.key) else {
+                diagnostics.append(Diagnostic("unknown hook '\(entry.key)'\(NameSuggestion.hint(for: entry.key, among: names)); this stage offers: \(names.joined(separator: ", "))",
+                                              at: entry.keyLocation, stage: stage, field: hookField))
+                continue
+            }
+            var scriptNode: YAMLNode?
+            var with: ParameterValue = .object([:])
+            switch entry.value.value {
+            case .scalar(_, let kind) where kind == .string || kind == .quoted:
+                scriptNode = entry.value
+            case .mapping(let fields):
+                for f in fields where f.key != "script" && f.key != "with" {
+                    diagnostics.append(Diagnostic("unknown key '\(f.key)'\(NameSuggestion.hint(for: f.key, among: ["script", "with"])); a hook takes 'script' and 'with'",
+                                                  at: f.keyLocation, stage: stage, field: "\(hookField).\(f.key)"))
+                }
+                scriptNode = entry.value["script"]
+                if scriptNode == nil {
+                    diagnostics.append(Diagnostic("missing 'script' (the Lua file defining \(entry.key))", at: entry.value.location, stage: stage, field: hookField))
+                }
+                if let w = entry.value["with"] {
+                    guard case .mapping = w.value else {
+                        diagnostics.append(Diagnostic("expected a mapping of the script's parameters, found \(w.kindDescription)", at: w.location, stage: stage, field: "\(hookField).with"))
+                        continue
+                    }
+                    with = Self.freeForm(w)
+                }
+            default:
+                diagnostics.append(Diagnostic("expected a Lua script path or {script, with}, found \(entry.value.kindDescription)",
+                                              at: entry.value.location, stage: stage, field: hookField))
+            }
+            guard let scriptNode else { continue }
+            guard case .scalar(let text, let kind) = scriptNode.value, kind == .string || kind == .quoted else {
+                diagnostics.append(Diagnostic("expected a Lua script path, found \(scriptNode.kindDescription)", at: scriptNode.location, stage: stage, field: "\(hookField).script"))
+                continue
+            }
+            let resolved = resolve(text)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                diagnostics.append(Diagnostic("Lua script '\(text)' does not exist (looked for \(resolved))", at: scriptNode.location, stage: stage, field: hookField))
+                continue
+            }
+            if let problem = LuaHookCheck.problem(scriptAt: resolved, hook: entry.key, stage: stage) {
+                diagnostics.append(Diagnostic(problem, at: scriptNode.location, stage: stage, field: hookField))
+                continue
+            }
+            inputs[String(hookField.dropFirst("with.".count))] = resolved
+            out[entry.key] = .object(["script": .path(resolved), "with": with])
+        }
+        return .object(out)
+    }
+
+    /// Any YAML value as a parameter value, typed as YAML resolved it (a script's `with:`
+    /// is the script's business: the engine only carries it, into the key and to Lua).
+    static func freeForm(_ node: YAMLNode) -> ParameterValue {
+        switch node.value {
+        case .scalar(let text, let kind):
+            switch kind {
+            case .int: return Int(text).map(ParameterValue.int) ?? .string(text)
+            case .float: return Double(text).map(ParameterValue.double) ?? .string(text)
+            case .bool: return .bool(["true", "True", "TRUE", "yes", "Yes", "on", "On"].contains(text))
+            case .null: return .null
+            case .string, .quoted: return .string(text)
+            }
+        case .sequence(let items): return .list(items.map(freeForm))
+        case .mapping(let entries): return .object(Dictionary(entries.map { ($0.key, freeForm($0.value)) }, uniquingKeysWith: { _, b in b }))
         }
     }
 
