@@ -107,7 +107,8 @@ static int lsb_load_wrapper(lua_State *L) {
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
+    if (n >= 2) lua_pushvalue(L, 2);
+    else lua_pushnil(L);
     lua_pushliteral(L, "t");
     if (n >= 4) lua_pushvalue(L, 4);
     lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);

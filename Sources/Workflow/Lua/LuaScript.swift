@@ -22,6 +22,9 @@ public final class LuaScript {
     private let limits: LuaLimits
     private let host: LuaHost
     private let sandbox: OpaquePointer
+    /// Set while a call runs: a host function must not call back into its own script (the
+    /// nested call would reset the outer call's counters and invalidate its vectors).
+    private var running = false
     private var L: OpaquePointer { lsb_state(sandbox) }
 
     /// Compiles `source` as text only (a binary chunk is refused) under `chunkName` and runs
@@ -60,7 +63,8 @@ public final class LuaScript {
     /// sorted: for "did you mean" suggestions.
     public var globalFunctionNames: [String] {
         lsb_marshal_begin(sandbox)
-        defer { clearStack(); lsb_marshal_end(sandbox) }
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top); lsb_marshal_end(sandbox) }
         var names: [String] = []
         guard lua_checkstack(L, 3) != 0 else { return names }
         lsb_push_globals(L)
@@ -76,7 +80,8 @@ public final class LuaScript {
 
     public func hasFunction(_ name: String) -> Bool {
         lsb_marshal_begin(sandbox)
-        defer { clearStack(); lsb_marshal_end(sandbox) }
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top); lsb_marshal_end(sandbox) }
         guard lua_checkstack(L, 3) != 0 else { return false }
         return pushGlobal(name) == LUA_TFUNCTION
     }
@@ -87,6 +92,9 @@ public final class LuaScript {
     /// result. The instruction counter restarts; every vector passed in or created during
     /// the call is invalidated when it returns.
     public func call(_ name: String, _ arguments: [LuaArgument], seed: UInt64) throws -> LuaValue {
+        guard !running else { throw LuaError("\(chunkName): \(name) called while the script is already running a call \(site)") }
+        running = true
+        defer { running = false }
         lsb_marshal_begin(sandbox)
         var marshalling = true
         defer { if marshalling { clearStack(); lsb_marshal_end(sandbox) } }
