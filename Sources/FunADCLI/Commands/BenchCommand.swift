@@ -264,13 +264,14 @@ struct LuaBenchCommand: ParsableCommand {
         let scripts = scripts.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let r = try HookBench.run(scripts: scripts, repeats: repeats, threads: threads)
         report.line(String(format: "pseudo-labels for %d distances; training iteration (lower bound: step + mutual pairs + search in an 8-image bank) %.3f s", r.distances, r.iterationSeconds))
-        report.line(String(format: "  built-in paper policy   %8.3f ms", r.builtInSeconds * 1e3))
+        report.line("  " + "built-in paper policy".padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: " %8.3f ms", r.builtInSeconds * 1e3))
         report.add("builtin_pseudo_labels", r.builtInSeconds * 1e3, "ms", higherIsBetter: false, detail: "\(r.distances) distances")
         report.add("iteration_lower_bound", r.iterationSeconds, "s", higherIsBetter: false, detail: "step + mutual pairs + 8-image bank search")
         for (i, h) in r.hooks.enumerated() {
             let overhead = max(0, h.seconds - r.builtInSeconds)
-            report.line(String(format: "  %-24@ %8.3f ms  (%.2f× the built-in; overhead %.3f %% of the iteration)",
-                               h.label as NSString, h.seconds * 1e3, h.seconds / max(r.builtInSeconds, 1e-12), 100 * overhead / r.iterationSeconds))
+            let label = h.label.padding(toLength: max(24, h.label.count), withPad: " ", startingAt: 0)
+            report.line("  \(label)" + String(format: " %8.3f ms  (%.2f× the built-in; overhead %.3f %% of the iteration)",
+                                               h.seconds * 1e3, h.seconds / max(r.builtInSeconds, 1e-12), 100 * overhead / r.iterationSeconds))
             report.add("hook_\(i)_ms", h.seconds * 1e3, "ms", higherIsBetter: false, detail: h.label)
             report.add("hook_\(i)_overhead_percent", 100 * overhead / r.iterationSeconds, "%", higherIsBetter: false, detail: h.label)
         }
