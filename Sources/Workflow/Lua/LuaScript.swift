@@ -86,6 +86,19 @@ public final class LuaScript {
         return pushGlobal(name) == LUA_TFUNCTION
     }
 
+    /// The value of global `name`, copied (.nil when unset): how a plugin stage's
+    /// declaration table is read after its top level ran. Throws when the value cannot be
+    /// copied (a function or userdata inside it).
+    public func global(_ name: String) throws -> LuaValue {
+        lsb_marshal_begin(sandbox)
+        defer { clearStack(); lsb_marshal_end(sandbox) }
+        guard lua_checkstack(L, 3) != 0 else { throw LuaError("\(chunkName): no stack space to read global '\(name)' \(site)") }
+        _ = pushGlobal(name)
+        do throws(LuaMarshalProblem) { return try LuaMarshal.read(L, -1) } catch {
+            throw LuaError("\(chunkName): global '\(name)' holds \(error.text), which the host cannot read")
+        }
+    }
+
     /// Calls global function `name` and returns its first result (.nil if none).
     /// `math.random` is reseeded with `seed` first (through the original math.randomseed,
     /// so a script replacing it cannot break determinism): same seed and inputs, same
