@@ -20,47 +20,17 @@
 --   tied majority (and rounding noise above it) is not flagged; anything clearly
 --   above the median is.
 
-local FILE = "plugins/threshold-mad.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
 function threshold(scores, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {k = true, scale = true})
-  local k = number(p, "k", 3)
-  if k < 0 then fail("k must be >= 0, got " .. tostring(p.k)) end
-  local scale = p.scale or "raw"
-  if scale ~= "raw" and scale ~= "logit" then fail("scale must be \"raw\" or \"logit\", got " .. tostring(p.scale)) end
+  local p = funad.params(ctx.params, {k = {default = 3, min = 0}, scale = {default = "raw", values = {"raw", "logit"}}})
+  local k, scale = p.k, p.scale
 
   local n = #scores
-  if n == 0 then fail("no training scores to take a median of") end
+  if n == 0 then error("no training scores to take a median of") end
   local values = {}
   for i = 1, n do
     local s = scores[i]
     if scale == "logit" then
-      if not (s >= 0 and s <= 1) then fail("scale logit needs scores in [0, 1], got " .. tostring(s)) end
+      if not (s >= 0 and s <= 1) then error("scale logit needs scores in [0, 1], got " .. tostring(s)) end
       local q = math.min(math.max(s, 1e-7), 1 - 1e-7)
       s = math.log(q / (1 - q))
     end

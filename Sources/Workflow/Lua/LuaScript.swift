@@ -43,6 +43,16 @@ public final class LuaScript {
         }
         self.sandbox = sandbox
         // From here on deinit runs if init throws, and closes the state.
+        var prelude = LuaPrelude.source
+        let preludeStatus = prelude.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { lsb_load(sandbox, $0.baseAddress, $0.count, LuaPrelude.chunkName) }
+        }
+        if preludeStatus != LUA_OK {
+            let error = failure(preludeStatus)
+            clearStack()
+            throw error
+        }
+        _ = try finishCall(nargs: 0, nresults: 0, seed: 0, function: nil)
         var text = source
         let status = text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { lsb_load(sandbox, $0.baseAddress, $0.count, "@" + chunkName) }
