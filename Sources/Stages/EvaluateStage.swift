@@ -10,7 +10,7 @@ import Workflow
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {
     let declaration = StageDeclaration(
-        type: "evaluate", version: 3,
+        type: "evaluate", version: 4,
         summary: "metrics, tables, ROC curves and heat-map overlays for the test set",
         consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
         parameters: [
@@ -134,7 +134,7 @@ extension EvaluateStage {
             try? handle.close()
         }
         func pct(_ v: Double?) -> String { v.map { String(format: "%.1f", 100 * $0) } ?? "n/a" }
-        context.announce("threshold \(String(format: "%.6g", threshold)) (\(rule)): precision \(pct(decisions.precision)) %, recall \(pct(decisions.recall)) %, F1 \(pct(decisions.f1)) %, false alarms \(pct(decisions.falseAlarmRate)) %")
+        context.announce("threshold \(String(format: "%.7g", threshold)) (\(rule)): precision \(pct(decisions.precision)) %, recall \(pct(decisions.recall)) %, F1 \(pct(decisions.f1)) %, false alarms \(pct(decisions.falseAlarmRate)) %")
         func value(_ v: Double?) -> Any { v ?? NSNull() }
         context.record("decisions", ["threshold": threshold, "rule": rule, "precision": value(decisions.precision),
                                      "recall": value(decisions.recall), "f1": value(decisions.f1),

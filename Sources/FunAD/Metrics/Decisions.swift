@@ -112,7 +112,7 @@ public struct ThresholdDecisions: Sendable, Equatable, Codable {
         return """
         ## Decisions at the deployment threshold
 
-        Threshold \(String(format: "%.6g", threshold)) (\(rule)); an image is flagged when its score is above it.
+        Threshold \(String(format: "%.7g", threshold)) (\(rule)); an image is flagged when its score is above it.
 
         | precision % | recall % | F1 % | false-alarm rate % | flagged defective | missed defective | false alarms | correct normal |
         | --- | --- | --- | --- | --- | --- | --- | --- |
