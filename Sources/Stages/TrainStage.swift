@@ -55,8 +55,8 @@ struct TrainStage: StageType {
             .init("checkpoint_every", .int(range: 0...1_000_000), default: .int(1), help: "epochs between checkpoints (0: none)"),
             .init("convergence", .object([
                 .init("tail", .double(range: 0.01...1), default: .double(0.2), help: "share of the run, from its end, over which the loss trend is fitted"),
-                .init("max_drop", .double(range: 0...10), default: .double(0.05),
-                      help: "warn when the fitted loss fell by more than this share of its mean over the tail"),
+                .init("max_share", .double(range: 0...1), default: .double(0.1),
+                      help: "warn when the tail's fitted loss fall is more than this share of the whole run's fall (and beyond 2 standard errors)"),
             ]), help: "label-free check that the loss had settled when training ended (a warning, never a failure)"),
         ] + LuaHookParameters.declarations(hooks: TrainStage.hookNames))
 
@@ -169,10 +169,11 @@ struct TrainStage: StageType {
             "epochs": schedule.epochs, "epochs_run": st.epochsCompleted, "iterations_per_epoch": schedule.iterationsPerEpoch,
             "images_seen": imagesSeen, "patches_seen": imagesSeen * (config.patchSubsampling.batchPatches ?? source.patchesPerImage),
         ] as [String: Any])
-        let convergence = ConvergenceCheck(tailFraction: p.double("convergence.tail"), maximumDrop: p.double("convergence.max_drop"))
+        let convergence = ConvergenceCheck(tailFraction: p.double("convergence.tail"), maximumShare: p.double("convergence.max_share"))
             .assess(stepLosses: st.stepLosses)
-        if let drop = convergence.relativeDrop {
-            context.record("loss_tail_drop", ["value": drop, "tail_steps": convergence.tailSteps, "threshold": p.double("convergence.max_drop")] as [String: Any])
+        if let share = convergence.share, let fall = convergence.tailFall, let error = convergence.tailFallError, let run = convergence.runFall {
+            context.record("loss_tail", ["share_of_fall": share, "tail_fall": fall, "tail_fall_error": error, "run_fall": run,
+                                         "tail_steps": convergence.tailSteps, "max_share": p.double("convergence.max_share")] as [String: Any])
         }
         if let warning = convergence.warning {
             context.announce("warning: \(warning)")
