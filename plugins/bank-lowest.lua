@@ -15,41 +15,12 @@
 -- images gives 15 (not 16 from 0.15 * 100 = 15.000000000000002). A NaN score ranks
 -- as the highest score.
 
-local FILE = "plugins/bank-lowest.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
 function bank(scores, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {keep = true, min_images = true})
-  local keep = number(p, "keep", 0.5)
-  if not (keep > 0 and keep <= 1) then fail("keep must be in (0, 1], got " .. tostring(p.keep)) end
-  local min_images = number(p, "min_images", 1)
-  if math.tointeger(min_images) == nil or min_images < 1 then
-    fail("min_images must be an integer >= 1, got " .. tostring(p.min_images))
-  end
+  local p = funad.params(ctx.params, {
+    keep = {default = 0.5, above = 0, max = 1},
+    min_images = {default = 1, type = "integer", min = 1},
+  })
+  local keep, min_images = p.keep, p.min_images
 
   local n = #scores
   if n == 0 then return {} end

@@ -17,36 +17,8 @@
 -- below the lowest score, so at least one image is always a candidate; all-equal
 -- scores make every image a candidate.
 
-local FILE = "plugins/bank-mad.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
 function bank(scores, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {k = true})
-  local k = number(p, "k", 0)
+  local k = funad.params(ctx.params, {k = {default = 0}}).k
 
   local n = #scores
   if n == 0 then return {} end

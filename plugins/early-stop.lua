@@ -22,38 +22,6 @@
 --   min_epochs   integer >= 1, default 3
 -- The loss criterion needs patience + 1 finished epochs (something to compare with).
 
-local FILE = "plugins/early-stop.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
-local function integer(p, key, default)
-  local x = number(p, key, default)
-  if math.tointeger(x) == nil or x < 1 then fail(key .. " must be an integer >= 1, got " .. tostring(p[key])) end
-  return math.tointeger(x)
-end
-
 local function finite(x) return type(x) == "number" and x == x and x ~= math.huge and x ~= -math.huge end
 
 -- "0.312" rather than "0.31200000000000011"
@@ -61,18 +29,14 @@ local function fmt(x) return string.format("%.4g", x) end
 local function epochs(k) return k == 1 and "epoch" or (k .. " epochs") end
 
 function epoch_end(stats, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {criterion = true, patience = true, min_delta = true, min_jaccard = true, min_epochs = true})
-  local criterion = p.criterion == nil and "loss" or p.criterion
-  if criterion ~= "loss" and criterion ~= "bank" then
-    fail('criterion must be "loss" or "bank", got ' .. tostring(p.criterion))
-  end
-  local patience = integer(p, "patience", 3)
-  local min_epochs = integer(p, "min_epochs", 3)
-  local min_delta = number(p, "min_delta", 0.01)
-  if min_delta < 0 then fail("min_delta must be >= 0, got " .. tostring(p.min_delta)) end
-  local min_jaccard = number(p, "min_jaccard", 0.9)
-  if min_jaccard < 0 or min_jaccard > 1 then fail("min_jaccard must be in [0, 1], got " .. tostring(p.min_jaccard)) end
+  local p = funad.params(ctx.params, {
+    criterion = {default = "loss", values = {"loss", "bank"}},
+    patience = {default = 3, type = "integer", min = 1},
+    min_epochs = {default = 3, type = "integer", min = 1},
+    min_delta = {default = 0.01, min = 0},
+    min_jaccard = {default = 0.9, min = 0, max = 1},
+  })
+  local criterion, patience, min_epochs, min_delta, min_jaccard = p.criterion, p.patience, p.min_epochs, p.min_delta, p.min_jaccard
 
   local h = ctx.history or {stats}
   local n = #h

@@ -19,41 +19,15 @@
 -- configured count keep `stop`. All-equal distances give a = c = that distance, so
 -- every patch is pseudo-normal (as the paper's rule and the official code).
 
-local FILE = "plugins/pseudo-labels-anneal.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
 function pseudo_labels(distances, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {start = true, stop = true, tau_c = true})
-  local start, stop, tau_c = number(p, "start", 0.7), number(p, "stop", 0.5), number(p, "tau_c", 0.9)
-  for _, kv in ipairs({{"start", start}, {"stop", stop}, {"tau_c", tau_c}}) do
-    if kv[2] < 0 or kv[2] > 1 then fail(kv[1] .. " must be in [0, 1], got " .. tostring(p[kv[1]])) end
-  end
+  local p = funad.params(ctx.params, {
+    start = {default = 0.7, min = 0, max = 1},
+    stop = {default = 0.5, min = 0, max = 1},
+    tau_c = {default = 0.9, min = 0, max = 1},
+  })
+  local start, stop, tau_c = p.start, p.stop, p.tau_c
   if start > tau_c or stop > tau_c then
-    fail("start and stop must be <= tau_c, got start " .. tostring(start) .. ", stop " .. tostring(stop) .. ", tau_c " .. tostring(tau_c))
+    error("start and stop must be <= tau_c, got start " .. tostring(start) .. ", stop " .. tostring(stop) .. ", tau_c " .. tostring(tau_c))
   end
 
   -- Progress through the schedule, 0 at epoch 1 and 1 at the last epoch.

@@ -18,39 +18,12 @@
 -- min(d) and max(d), so each batch has at least one pseudo-normal and one
 -- pseudo-anomalous patch.
 
-local FILE = "plugins/pseudo-labels-otsu.lua"
-
--- Parameter helpers. Values set with --set or ${VAR} may arrive as text.
-local function fail(msg) error(FILE .. ": " .. msg, 0) end
-
-local function check_keys(p, known)
-  local bad = {}
-  for k in pairs(p) do if known[k] == nil then bad[#bad + 1] = tostring(k) end end
-  if #bad > 0 then
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(bad); table.sort(names)
-    fail("unknown parameter " .. table.concat(bad, ", ") .. " (known: " .. table.concat(names, ", ") .. ")")
-  end
-end
-
-local function number(p, key, default)
-  local v = p[key]
-  if v == nil then return default end
-  local x = tonumber(v)
-  if x == nil or x ~= x or x == math.huge or x == -math.huge then
-    fail(key .. " must be a finite number, got " .. tostring(v))
-  end
-  return x
-end
-
 function pseudo_labels(distances, ctx)
-  local p = ctx.params or {}
-  check_keys(p, {bins = true, band = true})
-  local bins = number(p, "bins", 256)
-  if math.tointeger(bins) == nil or bins < 2 then fail("bins must be an integer >= 2, got " .. tostring(p.bins)) end
-  local band = number(p, "band", 0.8)
-  if band < 0 or band > 1 then fail("band must be in [0, 1], got " .. tostring(p.band)) end
+  local p = funad.params(ctx.params, {
+    bins = {default = 256, type = "integer", min = 2},
+    band = {default = 0.8, min = 0, max = 1},
+  })
+  local bins, band = p.bins, p.band
 
   if #distances == 0 then return {anomalous_above = 0, confident_above = 0} end
   local lo, hi = funad.min(distances), funad.max(distances)

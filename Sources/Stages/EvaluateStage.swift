@@ -10,7 +10,7 @@ import Workflow
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {
     let declaration = StageDeclaration(
-        type: "evaluate", version: 2,
+        type: "evaluate", version: 3,
         summary: "metrics, tables, ROC curves and heat-map overlays for the test set",
         consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
         parameters: [
@@ -19,6 +19,8 @@ struct EvaluateStage: StageType {
             .init("overlays", .int(range: 0...10_000), default: .int(12), help: "heat-map overlays to write, worst misses, worst false alarms and best detections first"),
             .init("roc_points", .int(range: 2...1_000_000), default: .int(1000), help: "points kept per ROC curve file"),
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seeds math.random in the threshold hook"),
+            .init("threshold_scale", .choice(["auto", "raw", "logit"]), default: .string("auto"),
+                  help: "scale of the built-in threshold rule: logit for probabilities (auto: FUN-AD's scores), raw otherwise"),
         ] + LuaHookParameters.declarations(hooks: ["threshold"]))
 
     func run(_ context: StageContext) async throws {
@@ -103,8 +105,18 @@ extension EvaluateStage {
             return
         }
         let training = try JSONFiles.read(ScoresFile.self, from: trainingURL)
+        let scale: RobustThreshold.Scale
+        switch context.parameters.string("threshold_scale") {
+        case "raw": scale = .raw
+        case "logit": scale = .logit
+        default:
+            let kind = try? context.optionalInput(Artifact.model).map {
+                try JSONFiles.read(ModelManifest.self, from: $0.directory.appendingPathComponent(ModelManifest.file)).kind
+            }
+            scale = kind == .localNet ? .logit : .raw
+        }
         let (threshold, rule) = try DeploymentThreshold.choose(trainingScores: training.scores, hook: hooks["threshold"],
-                                                               seed: UInt64(context.parameters.int("seed")))
+                                                               seed: UInt64(context.parameters.int("seed")), scale: scale)
         let decisions = try ThresholdDecisions(threshold: threshold, scores: testScores, isAnomalous: isAnomalous)
         let trainingFlagged = training.scores.filter { Double($0) > threshold }.count
         struct ThresholdFile: Encodable {

@@ -113,6 +113,15 @@ import Testing
         let tied = try RobustThreshold.medianMAD([2, 2, 2, 9])
         #expect(tied > 2 && tied < 2.00001)
         #expect(throws: EvaluationError.self) { try RobustThreshold.medianMAD([]) }
+        // Logit scale: probabilities sigmoid(1…9) and a saturated 1 (logit clamped at
+        // log((1 − 1e−7)/1e−7) ≈ 16.1) → logits 1…9, 16.1: median 5.5, MAD 2.5, as above.
+        let sigmoid = { (x: Double) in 1 / (1 + exp(-x)) }
+        let probabilities = (1...9).map { Float(sigmoid(Double($0))) } + [1]
+        let onLogits = try RobustThreshold.medianMAD(probabilities, scale: .logit)
+        let logitOf = { (p: Double) in log(p / (1 - p)) }
+        #expect(abs(logitOf(onLogits) - (5.5 + 3 * 1.4826 * 2.5)) < 1e-4)
+        #expect(try RobustThreshold.medianMAD(probabilities) > 1) // raw scale: above every possible score
+        #expect(throws: EvaluationError.self) { try RobustThreshold.medianMAD([0.5, 2], scale: .logit) }
         #expect(throws: EvaluationError.self) { try RobustThreshold.medianMAD([1, .nan]) }
     }
 

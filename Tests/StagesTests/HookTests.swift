@@ -172,7 +172,7 @@ import Workflow
     @Test func deploymentThresholdRuleAndHook() throws {
         let scores: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100]
         let builtIn = try DeploymentThreshold.choose(trainingScores: scores, hook: nil, seed: 0)
-        #expect(abs(builtIn.threshold - (5.5 + 3 * 1.4826 * 2.5)) < 1e-9 && builtIn.rule == DeploymentThreshold.defaultRule)
+        #expect(abs(builtIn.threshold - (5.5 + 3 * 1.4826 * 2.5)) < 1e-9 && builtIn.rule == DeploymentThreshold.defaultRule(.raw))
         let h = try Self.hook("threshold", "function threshold(s, ctx) return funad.quantile(s, 1 - ctx.params.rate) end",
                               with: .object(["rate": .double(0.1)]))
         // numpy.quantile([1..9, 100], 0.9, method="linear") = 9 + 0.1·(100 − 9) = 18.1

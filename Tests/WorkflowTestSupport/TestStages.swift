@@ -82,14 +82,21 @@ struct SlowStage: StageType {
     let declaration = StageDeclaration(
         type: "slow", version: 1, summary: "counts slowly with checkpoints", produces: ["number"],
         parameters: [.init("steps", .int(range: 1...100_000), required: true, help: "steps to count"),
-                     .init("step_ms", .int(range: 0...10_000), default: .int(50), help: "time per step")])
+                     .init("step_ms", .int(range: 0...10_000), default: .int(50), help: "time per step"),
+                     .init("hold_at", .int(range: 0...100_000), default: .int(0),
+                           help: "a run that starts below this step stops counting on reaching it and waits to be killed (0: never), so a kill test does not race the stage's end")])
 
     func run(_ context: StageContext) async throws {
         let checkpoint = context.resumeDirectory.appendingPathComponent("step.txt")
         let start = (try? String(contentsOf: checkpoint, encoding: .utf8)).flatMap { Int($0) } ?? 0
         let steps = context.parameters.int("steps")
+        let holdAt = context.parameters.int("hold_at")
         for step in start..<steps {
             try context.checkCancellation()
+            while holdAt > 0 && start < holdAt && step == holdAt {
+                try context.checkCancellation()
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
             try await Task.sleep(nanoseconds: UInt64(context.parameters.int("step_ms")) * 1_000_000)
             try "\(step + 1)".write(to: checkpoint, atomically: true, encoding: .utf8)
             context.progress(step + 1, of: steps, unit: "steps")

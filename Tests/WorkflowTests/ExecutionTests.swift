@@ -162,11 +162,11 @@ import WorkflowTestSupport
         let path = s.write("w.yaml", """
         stages:
           first: {type: emit, with: {value: 1}}
-          long: {type: slow, needs: [first], with: {steps: 300, step_ms: 30}}
+          long: {type: slow, needs: [first], with: {steps: 40, step_ms: 20, hold_at: 5}}
         """)
         let p = try worker([path, s.cache.path, s.runs.path])
-        // Wait until the slow stage has checkpointed a few steps, then kill -9 it. The stage
-        // runs ~9 s, so a test process starved of CPU by parallel suites still catches it.
+        // Wait until the slow stage has checkpointed 5 steps, then kill -9 it. The stage holds
+        // at step 5 until killed, so a test starved of CPU by parallel suites cannot miss it.
         let resumeRoot = s.cache.appendingPathComponent("resume")
         var checkpoint: URL?
         for _ in 0..<3000 where p.isRunning {
@@ -181,7 +181,7 @@ import WorkflowTestSupport
         p.waitUntilExit()
         #expect(p.terminationReason == .uncaughtSignal)
         let reached = Int(try String(contentsOf: #require(checkpoint), encoding: .utf8))!
-        #expect(reached >= 5 && reached < 300)
+        #expect(reached == 5)
         // The killed stage left an unfinished folder, but no cache entry.
         let store = try CacheStore(root: s.cache)
         #expect(store.listEntries().map(\.stage) == ["first"])
@@ -202,13 +202,13 @@ import WorkflowTestSupport
         let path = s.write("w.yaml", """
         stages:
           first: {type: emit, with: {value: 1}}
-          long: {type: slow, needs: [first], with: {steps: 400, step_ms: 20}}
+          long: {type: slow, needs: [first], with: {steps: 400, step_ms: 20, hold_at: 3}}
         """)
         let p = try worker([path, s.cache.path, s.runs.path])
         let resumeRoot = s.cache.appendingPathComponent("resume")
         for _ in 0..<3000 where p.isRunning {  // until the slow stage has made progress
-            if let dir = try? FileManager.default.contentsOfDirectory(atPath: resumeRoot.path).first,
-               FileManager.default.fileExists(atPath: resumeRoot.appendingPathComponent(dir + "/step.txt").path) { break }
+            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: resumeRoot.path)) ?? []
+            if dirs.contains(where: { FileManager.default.fileExists(atPath: resumeRoot.appendingPathComponent($0 + "/step.txt").path) }) { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         kill(p.processIdentifier, SIGINT)

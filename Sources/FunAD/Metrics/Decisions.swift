@@ -6,20 +6,46 @@ import Foundation
 /// estimate of σ for a normal distribution; with k = 3 about 0.13 % of normal scores
 /// would exceed it if they were Gaussian). The same rule ships as
 /// `plugins/threshold-mad.lua`.
+///
+/// FUN-AD's scores are probabilities (Local-Net ends in a sigmoid) and crowd against 1:
+/// on MTD half the training images score above 0.9 and many at 1 in float, so the spread
+/// measured on them says little and median + 3·MAD lands above 1 (nothing is ever
+/// flagged). On the logit scale, log(p / (1 − p)), those scores spread out again; the rule
+/// is then applied there and the threshold mapped back (`Scale.logit`).
 public enum RobustThreshold {
     public static let defaultK = 3.0
 
-    /// median + k · 1.4826 · MAD of `scores`. When the MAD is 0 (over half the scores are
-    /// equal) the threshold is the median nudged up by one part in 10⁶ of its magnitude
-    /// (or 10⁻¹² at 0), so that the tied majority is not flagged.
-    public static func medianMAD(_ scores: [Float], k: Double = defaultK) throws -> Double {
+    /// The scale the rule is applied on.
+    public enum Scale: String, Sendable {
+        /// The scores as they are (distances, e.g. PatchCore's).
+        case raw
+        /// logit(p), p clamped to [10⁻⁷, 1 − 10⁻⁷]: for probabilities.
+        case logit
+    }
+
+    /// median + k · 1.4826 · MAD of `scores` (on `scale`, mapped back to scores). When the
+    /// MAD is 0 (over half the scores are equal) the threshold is the median nudged up by
+    /// one part in 10⁶ of its magnitude (or 10⁻¹² at 0), so that the tied majority is not
+    /// flagged.
+    public static func medianMAD(_ scores: [Float], k: Double = defaultK, scale: Scale = .raw) throws -> Double {
         guard !scores.isEmpty else { throw EvaluationError("threshold: no training scores to derive a threshold from") }
-        let values = scores.map(Double.init)
+        var values = scores.map(Double.init)
         guard values.allSatisfy(\.isFinite) else { throw EvaluationError("threshold: the training scores contain NaN or infinite values") }
+        if scale == .logit {
+            guard values.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw EvaluationError("threshold: the logit scale needs scores in [0, 1] (probabilities); these range over \(values.min()!)...\(values.max()!)")
+            }
+            values = values.map(logit)
+        }
         let m = median(values)
         let mad = median(values.map { abs($0 - m) })
-        if mad == 0 { return m + max(abs(m) * 1e-6, 1e-12) }
-        return m + k * 1.4826 * mad
+        let t = mad == 0 ? m + max(abs(m) * 1e-6, 1e-12) : m + k * 1.4826 * mad
+        return scale == .logit ? 1 / (1 + exp(-t)) : t
+    }
+
+    static func logit(_ p: Double) -> Double {
+        let q = min(max(p, 1e-7), 1 - 1e-7)
+        return log(q / (1 - q))
     }
 
     /// The median (mean of the two middle values for an even count).

@@ -14,7 +14,7 @@ struct PlanCommand: ParsableCommand {
     var force: [String] = []
 
     func run() throws {
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: cache.cacheURL)
+        let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
         let validated = try session.load(workflow.workflow, settings: workflow.settings)
         print(try session.plan(validated, force: Set(force)).render())
     }
@@ -28,7 +28,7 @@ struct GraphCommand: ParsableCommand {
     @OptionGroup var cache: CacheOptions
 
     func run() throws {
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: cache.cacheURL)
+        let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
         let validated = try session.load(workflow.workflow, settings: workflow.settings)
         let cached = (try? session.plan(validated))?.steps.filter { $0.status == .cached }.map(\.stage.name) ?? []
         print(DotRenderer.render(validated, cached: Set(cached)))
@@ -40,7 +40,7 @@ struct StagesCommand: ParsableCommand {
         commandName: "stages", abstract: "List the stage types with their inputs, outputs and parameters.")
 
     func run() throws {
-        print(StageCatalog.render(FunADStages.registry))
+        print(StageCatalog.render(CommandRegistry.load()))
         print(HookDocumentation.render())
     }
 }

@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: cache.cacheURL)
+        let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
         let validated = try session.load(workflow.workflow, settings: workflow.settings)
         let board = ProgressBoard.standardError()
         let cancellation = CancellationFlag()

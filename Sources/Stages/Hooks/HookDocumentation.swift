@@ -39,7 +39,7 @@ public enum HookDocumentation {
              end
              """, yaml: "hooks: {epoch_end: ../plugins/my-stop.lua}"),
         Hook(name: "threshold", stage: "evaluate", call: "threshold(scores, ctx) — scores: vector of the unlabelled training images' scores under the trained model",
-             returns: "the image decision threshold (images scoring above it are flagged); default without a hook: median + 3·1.4826·MAD",
+             returns: "the image decision threshold (images scoring above it are flagged); default without a hook: median + 3·1.4826·MAD (of the logits, for FUN-AD)",
              example: """
              -- flag the expected defect rate of the line
              function threshold(scores, ctx)

@@ -191,10 +191,14 @@ struct ScriptedEpochEnd: EpochEndPolicy {
 /// The deployment threshold: the `threshold(scores, ctx)` hook on the training set's
 /// image scores, or the built-in label-free rule (median + 3·1.4826·MAD).
 enum DeploymentThreshold {
-    static let defaultRule = "built-in rule: median + 3·1.4826·MAD of the training images' scores"
+    static func defaultRule(_ scale: RobustThreshold.Scale) -> String {
+        scale == .logit ? "built-in rule: median + 3·1.4826·MAD of the logits of the training images' scores"
+                        : "built-in rule: median + 3·1.4826·MAD of the training images' scores"
+    }
 
-    static func choose(trainingScores: [Float], hook: LuaHook?, seed: UInt64) throws -> (threshold: Double, rule: String) {
-        guard let hook else { return (try RobustThreshold.medianMAD(trainingScores), defaultRule) }
+    /// `scale` applies to the built-in rule only (a hook sees the raw scores).
+    static func choose(trainingScores: [Float], hook: LuaHook?, seed: UInt64, scale: RobustThreshold.Scale = .raw) throws -> (threshold: Double, rule: String) {
+        guard let hook else { return (try RobustThreshold.medianMAD(trainingScores, scale: scale), defaultRule(scale)) }
         let ctx: [String: LuaValue] = ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
                                        "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(trainingScores.count))]
         let result = try trainingScores.withUnsafeBufferPointer { s in

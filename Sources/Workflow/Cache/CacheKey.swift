@@ -17,6 +17,23 @@ public struct CacheKeyMaterial: Sendable, Equatable, Codable {
     public var inputs: [Input]
     /// Parameter name → digest of the file or folder it names.
     public var files: [String: String]
+    /// The stage type's own source digest (plugin stages only; see
+    /// `StageDeclaration.implementationDigest`). Absent for compiled-in types, and then
+    /// left out of the key text, so their keys are those of earlier funad versions.
+    public var implementationDigest: String?
+    /// The file the digest was taken of, for the plan's reason (not part of the key).
+    public var implementationFile: String?
+
+    public init(stageType: String, version: Int, parameters: String, inputs: [Input], files: [String: String],
+                implementationDigest: String? = nil, implementationFile: String? = nil) {
+        self.stageType = stageType
+        self.version = version
+        self.parameters = parameters
+        self.inputs = inputs
+        self.files = files
+        self.implementationDigest = implementationDigest
+        self.implementationFile = implementationFile
+    }
 
     public struct Input: Sendable, Equatable, Codable {
         public var stage: String
@@ -29,6 +46,7 @@ public struct CacheKeyMaterial: Sendable, Equatable, Codable {
         var text = "funad-cache-key/\(format)\n\(stageType)@\(version)\n\(parameters)\n"
         text += inputs.map(\.key).joined(separator: ",") + "\n"
         text += files.keys.sorted().map { "\($0)=\(files[$0]!)" }.joined(separator: "\n")
+        if let implementationDigest { text += "\nimplementation=\(implementationDigest)" }
         return SHA256.hex(text)
     }
 
@@ -38,6 +56,9 @@ public struct CacheKeyMaterial: Sendable, Equatable, Codable {
         if previous.format != format { out.append("the cache key format changed") }
         if previous.stageType != stageType { out.append("stage type changed from \(previous.stageType) to \(stageType)") }
         else if previous.version != version { out.append("the \(stageType) implementation changed (version \(previous.version) → \(version))") }
+        else if previous.implementationDigest != implementationDigest {
+            out.append("the \(stageType) plugin changed\(implementationFile.map { " (\($0))" } ?? "")")
+        }
         if previous.parameters != parameters {
             let before = Self.flatten(previous.parameters), after = Self.flatten(parameters)
             for k in Set(before.keys).union(after.keys).sorted() where before[k] != after[k] {

@@ -8,7 +8,7 @@ public enum LuaHookParameters {
             .init("hooks", .luaHooks(hooks), help: "Lua hooks: \(hooks.joined(separator: ", ")); each a script path or {script, with} (see plugins/README.md)"),
             .init("lua", .object([
                 .init("memory_mb", .int(range: 1...65536), default: .int(64), help: "memory limit per hook script, MiB"),
-                .init("instructions", .int(range: 1000...Int(Int32.max) * 64), default: .int(100_000_000),
+                .init("instructions", .int(range: 1000...1_000_000_000_000), default: .int(100_000_000),
                       help: "instruction limit per hook call"),
             ]), help: "limits of the Lua sandbox the hooks run in"),
         ]

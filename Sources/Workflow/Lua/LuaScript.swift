@@ -43,6 +43,16 @@ public final class LuaScript {
         }
         self.sandbox = sandbox
         // From here on deinit runs if init throws, and closes the state.
+        var prelude = LuaPrelude.source
+        let preludeStatus = prelude.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { lsb_load(sandbox, $0.baseAddress, $0.count, LuaPrelude.chunkName) }
+        }
+        if preludeStatus != LUA_OK {
+            let error = failure(preludeStatus)
+            clearStack()
+            throw error
+        }
+        _ = try finishCall(nargs: 0, nresults: 0, seed: 0, function: nil)
         var text = source
         let status = text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { lsb_load(sandbox, $0.baseAddress, $0.count, "@" + chunkName) }
@@ -84,6 +94,19 @@ public final class LuaScript {
         defer { lua_settop(L, top); lsb_marshal_end(sandbox) }
         guard lua_checkstack(L, 3) != 0 else { return false }
         return pushGlobal(name) == LUA_TFUNCTION
+    }
+
+    /// The value of global `name`, copied (.nil when unset): how a plugin stage's
+    /// declaration table is read after its top level ran. Throws when the value cannot be
+    /// copied (a function or userdata inside it).
+    public func global(_ name: String) throws -> LuaValue {
+        lsb_marshal_begin(sandbox)
+        defer { clearStack(); lsb_marshal_end(sandbox) }
+        guard lua_checkstack(L, 3) != 0 else { throw LuaError("\(chunkName): no stack space to read global '\(name)' \(site)") }
+        _ = pushGlobal(name)
+        do throws(LuaMarshalProblem) { return try LuaMarshal.read(L, -1) } catch {
+            throw LuaError("\(chunkName): global '\(name)' holds \(error.text), which the host cannot read")
+        }
     }
 
     /// Calls global function `name` and returns its first result (.nil if none).

@@ -62,7 +62,8 @@ public struct Planner {
             let material = CacheKeyMaterial(
                 stageType: stage.declaration.type, version: stage.declaration.version,
                 parameters: Self.canonicalParameters(stage.parameters, base: workflow.spec.baseDirectory),
-                inputs: stage.needs.map { .init(stage: $0, key: keys[$0]!) }, files: files)
+                inputs: stage.needs.map { .init(stage: $0, key: keys[$0]!) }, files: files,
+                implementationDigest: stage.declaration.implementationDigest, implementationFile: stage.declaration.definitionFile)
             let key = material.key
             keys[stage.name] = key
             let status: Plan.Status

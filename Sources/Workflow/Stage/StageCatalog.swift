@@ -5,7 +5,8 @@ public enum StageCatalog {
         var out: [String] = []
         for name in registry.sortedNames {
             let d = registry[name]!.declaration
-            out.append("\(d.type) (v\(d.version)): \(d.summary)")
+            let origin = d.definitionFile.map { " (plugin: \($0))" } ?? ""
+            out.append("\(d.type) (v\(d.version))\(origin): \(d.summary)")
             let consumes = d.consumes + d.optionallyConsumes.map { "\($0) (optional)" }
             out.append("  consumes: \(consumes.isEmpty ? "-" : consumes.joined(separator: ", "))")
             out.append("  produces: \(d.produces.joined(separator: ", "))")

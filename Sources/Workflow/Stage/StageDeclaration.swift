@@ -65,9 +65,16 @@ public struct StageDeclaration: Sendable {
     public var optionallyConsumes: [String]
     public var produces: [String]
     public var parameters: [ParameterDeclaration]
+    /// For a stage type defined by a file (a Lua plugin stage): SHA-256 of that file's
+    /// bytes. Its version number alone would not follow a user's edits, so the digest
+    /// joins the cache key; nil for compiled-in types, whose keys stay as they were.
+    public var implementationDigest: String?
+    /// The file that defines the type (as shown to users), nil for compiled-in types.
+    public var definitionFile: String?
 
     public init(type: String, version: Int, summary: String, consumes: [String] = [],
-                optionallyConsumes: [String] = [], produces: [String], parameters: [ParameterDeclaration]) {
+                optionallyConsumes: [String] = [], produces: [String], parameters: [ParameterDeclaration],
+                implementationDigest: String? = nil, definitionFile: String? = nil) {
         self.type = type
         self.version = version
         self.summary = summary
@@ -75,6 +82,8 @@ public struct StageDeclaration: Sendable {
         self.optionallyConsumes = optionallyConsumes
         self.produces = produces
         self.parameters = parameters
+        self.implementationDigest = implementationDigest
+        self.definitionFile = definitionFile
     }
 }
 
@@ -89,6 +98,9 @@ public protocol StageType: Sendable {
 /// The stage types a program offers, by name.
 public struct StageRegistry: Sendable {
     public private(set) var types: [String: any StageType] = [:]
+    /// Type names that a plugin meant to define but could not (its file failed to load),
+    /// with the problem: a workflow naming one is told why it is unknown.
+    public private(set) var unavailable: [String: String] = [:]
 
     public init(_ types: [any StageType] = []) {
         for t in types { register(t) }
@@ -96,6 +108,11 @@ public struct StageRegistry: Sendable {
 
     public mutating func register(_ type: any StageType) {
         types[type.declaration.type] = type
+    }
+
+    /// Records that type `name` could not be registered, and why (one line).
+    public mutating func markUnavailable(_ name: String, problem: String) {
+        unavailable[name] = problem
     }
 
     public subscript(name: String) -> (any StageType)? { types[name] }

@@ -1,6 +1,6 @@
 /// "Did you mean …?" for misspelt names: the closest candidate by edit distance, when it
 /// is close enough to be a plausible typo.
-enum NameSuggestion {
+public enum NameSuggestion {
     static func nearest(to name: String, among candidates: [String]) -> String? {
         var best: (String, Int)?
         for c in candidates {
@@ -13,7 +13,7 @@ enum NameSuggestion {
     }
 
     /// " (did you mean 'x'?)" or "".
-    static func hint(for name: String, among candidates: [String]) -> String {
+    public static func hint(for name: String, among candidates: [String]) -> String {
         nearest(to: name, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

@@ -72,7 +72,8 @@ enum StageTypeRule {
     static func check(_ stage: StageSpec, registry: StageRegistry) -> [Diagnostic] {
         guard let type = stage.type else { return [] }
         if registry[type] != nil { return [] }
-        return [Diagnostic("unknown stage type '\(type)'\(NameSuggestion.hint(for: type, among: registry.sortedNames)); known types: \(registry.sortedNames.joined(separator: ", "))",
+        let why = registry.unavailable[type].map { " (its plugin did not load: \($0))" } ?? NameSuggestion.hint(for: type, among: registry.sortedNames)
+        return [Diagnostic("unknown stage type '\(type)'\(why); known types: \(registry.sortedNames.joined(separator: ", "))",
                            at: stage.typeLocation, stage: stage.name, field: "type")]
     }
 }
