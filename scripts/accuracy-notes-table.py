@@ -139,10 +139,12 @@ PARAM = {"max": "max", "top1": "topk_mean (top_k 0.01)", "top5": "topk_mean (top
 default = "max"
 if bd:
     sep = bd != "max" and separated(demo_means, bd, "max")
+    ties = [names[k] for k in demo_means if k != bd and abs(demo_means[k][0] - demo_means[bd][0]) < 1e-9]
     out.append(f"Decided on the demo set ({len(demo_means['max'][1])} seeds), MTD is the confirmation. Best mean image AUROC on the demo set: "
-               f"**{names[bd]}** ({ms(demo_means[bd][1])}); max (paper) {ms(demo_means['max'][1])}.")
+               f"**{names[bd]}** ({ms(demo_means[bd][1])})" + (f", tied with {', '.join(ties)}" if ties else "")
+               + ("" if bd == "max" else f"; max (paper) {ms(demo_means['max'][1])}") + ".")
     if bd == "max":
-        out.append("The paper's rule is the best there: the default stays `max`.")
+        out.append("No rule beats the paper's `max` there: the default stays `max`.")
     elif sep:
         default = bd
         out.append(f"{names[bd]} beats max by more than the seed spread: it becomes the default.")
