@@ -153,7 +153,13 @@ if bd:
                    f"`max` (the paper's rule). " + ", ".join(f"{names[k]} {ms(v[1])}" for k, v in demo_means.items()
                                                               if k not in (bd, "max") and separated(demo_means, "max", k))
                    + (" lose(s) to max by more than the spread there." if any(separated(demo_means, "max", k) for k in demo_means if k != "max") else ""))
-    if bm:
+    if demo_means["max"][0] >= 0.99:
+        out.append(f"Caveat: max reaches {pct(demo_means['max'][0])} on the demo set, the ceiling; the demo set can show which rules lose "
+                   "(those that average or smooth over more than the few patches a small defect covers), not which of the near-perfect ones is best.")
+    if bm and len(mtd_means[bm][1]) < 2:
+        out.append(f"MTD (the confirmation): only {len(mtd_means[bm][1])} seed finished so far, not enough to confirm or refute; "
+                   f"best there {names[bm]} ({ms(mtd_means[bm][1])}), max {ms(mtd_means['max'][1])}.")
+    elif bm:
         conf = [k for k in mtd_means if k != default and separated(mtd_means, k, default)]
         out.append(f"On MTD the best mean is {names[bm]} ({ms(mtd_means[bm][1])}), the default {names[default]} gives "
                    f"{ms(mtd_means[default][1])}: " + (f"{', '.join(names[k] for k in conf)} beat(s) the default there by more than the "
