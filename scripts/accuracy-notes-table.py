@@ -6,22 +6,57 @@ import glob, json, os, statistics, subprocess, sys
 runs_dir, load_log = sys.argv[1], sys.argv[2]
 SEEDS = [0, 1, 2]
 
-def records(workflow):
+CACHES = sorted(glob.glob(os.environ.get("ACC_CACHE", "/tmp/acc-cache") + "*"))
+
+def seconds_of(text):
+    """'1h2m3s', '30m11s', '16.4s' → seconds."""
+    import re
+    total = 0.0
+    for n, u in re.findall(r"([0-9.]+)(h|m|s)", text):
+        total += float(n) * {"h": 3600, "m": 60, "s": 1}[u]
+    return total
+
+def partial_record(run_dir):
+    """A run still going (or cut off) has no run.json yet: rebuild its finished stages from the stage logs
+    (stage name, cache key, duration) and the cache entries' summary.json (the same summary run.json holds)."""
+    import re
+    stages, seed = [], None
+    for log in glob.glob(os.path.join(run_dir, "logs", "*.log")):
+        lines = open(log).read().splitlines()
+        if not lines: continue
+        m = re.search(r"stage (\S+) \((\S+) v\d+\) key ([0-9a-f]+)", lines[0])
+        if not m: continue
+        name, typ, key = m.groups()
+        if typ == "train" and len(lines) > 1 and "parameters" in lines[1]:
+            try: seed = json.loads(lines[1].split("parameters ", 1)[1]).get("seed")
+            except ValueError: pass
+        done = [l for l in lines if " done in " in l]
+        summary = next((json.load(open(f)) for c in CACHES for f in [os.path.join(c, "entries", key, "out", "summary.json")]
+                        if os.path.exists(f)), None)
+        if done and summary is not None:
+            stages.append({"name": name, "key": key, "status": "ran", "summary": summary,
+                           "seconds": seconds_of(done[-1].split(" done in ", 1)[1])})
+    if seed is None: return None
+    return {"variables": {"SEED": str(seed)}, "finished": os.path.basename(run_dir), "stages": stages, "partial": True}
+
+def all_records(pattern):
     out = []
-    for f in glob.glob(os.path.join(runs_dir, workflow, "2*", "run.json")):
+    for d in glob.glob(pattern):
+        if os.path.islink(d): continue
+        f = os.path.join(d, "run.json")
         try:
-            out.append(json.load(open(f)))
+            out.append(json.load(open(f)) if os.path.exists(f) else partial_record(d))
         except (OSError, ValueError):
             pass
-    return sorted(out, key=lambda r: r.get("finished") or r.get("started") or "")
+    return [r for r in out if r]
+
+def records(workflow):
+    return sorted(all_records(os.path.join(runs_dir, workflow, "2*")),
+                  key=lambda r: r.get("finished") or r.get("started") or "")
 
 # The run in which each cache key was computed (its time is the stage's real cost).
 computed = {}
-for f in glob.glob(os.path.join(runs_dir, "*", "2*", "run.json")):
-    try:
-        r = json.load(open(f))
-    except (OSError, ValueError):
-        continue
+for r in all_records(os.path.join(runs_dir, "*", "2*")):
     for s in r.get("stages", []):
         if s.get("status") == "ran" and s.get("key"):
             computed[s["key"]] = s
