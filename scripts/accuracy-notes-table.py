@@ -189,8 +189,8 @@ if bd:
                                                               if k not in (bd, "max") and separated(demo_means, "max", k))
                    + (" lose(s) to max by more than the spread there." if any(separated(demo_means, "max", k) for k in demo_means if k != "max") else ""))
     if demo_means["max"][0] >= 0.99:
-        out.append(f"Caveat: max reaches {pct(demo_means['max'][0])} on the demo set, the ceiling; the demo set can show which rules lose "
-                   "(those that average or smooth over more than the few patches a small defect covers), not which of the near-perfect ones is best.")
+        out.append(f"Caveat: max reaches {pct(demo_means['max'][0])} on the demo set, the ceiling; the demo set can show which rules lose, "
+                   "not which of the near-perfect ones is best.")
     if bm and len(mtd_means[bm][1]) < 2:
         out.append(f"MTD (the confirmation): only {len(mtd_means[bm][1])} seed finished so far, not enough to confirm or refute; "
                    f"best there {names[bm]} ({ms(mtd_means[bm][1])}), max {ms(mtd_means['max'][1])}.")
