@@ -3,7 +3,7 @@ import FunAD
 import Workflow
 
 /// `infer`: scores every test patch with the model (Local-Net or PatchCore), image score
-/// = max over patches, anomaly map = bilinear to the crop size then Gaussian σ
+/// = max over patches (or the `image_score` alternative), anomaly map = bilinear to the crop size then Gaussian σ
 /// (METHOD.md step 5). Maps are written to one memory-mappable file.
 struct InferStage: StageType {
     let declaration = StageDeclaration(
@@ -17,7 +17,20 @@ struct InferStage: StageType {
             .init("map_dtype", .choice(["float32", "float16"]), default: .string("float32"), help: "storage precision of the maps"),
             .init("training_scores", .choice(["auto", "yes", "no"]), default: .string("auto"),
                   help: "also score the (unlabelled) training images, for evaluate's label-free deployment threshold; auto: yes for FUN-AD, no for PatchCore (its bank holds the training patches, so their scores are biased low, and scoring them costs as much as the test set)"),
+            .init("image_score", .choice(["max", "topk_mean", "smoothed_max"]), default: .string("max"),
+                  help: "image score from the patch scores: max (paper), topk_mean (mean of the top_k fraction of patch scores), smoothed_max (max of the anomaly map after bilinear resize and Gaussian sigma)"),
+            .init("top_k", .double(range: 1e-6...1), default: .double(ImageScoreRule.defaultTopKFraction),
+                  help: "topk_mean: fraction of the patches averaged, at least one (0.01 of a 28×28 grid = 8 patches)"),
         ])
+
+    /// The image-score rule the parameters name.
+    static func imageScoreRule(_ p: Parameters) -> ImageScoreRule {
+        switch p.string("image_score") {
+        case "topk_mean": return .topKMean(fraction: p.double("top_k"))
+        case "smoothed_max": return .smoothedMaximum
+        default: return .maximum
+        }
+    }
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
@@ -30,14 +43,17 @@ struct InferStage: StageType {
         let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
+        let rule = Self.imageScoreRule(p)
         let result: InferenceResult
         switch manifest.kind {
         case .localNet:
             result = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: source, mapSide: p.int("map_size"),
-                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress)
+                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress,
+                                       imageScoreRule: rule)
         case .patchCore:
             result = try Inference.run(scorer: try PatchCore.load(from: weights), features: source, mapSide: p.int("map_size"),
-                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress)
+                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress,
+                                       imageScoreRule: rule)
         }
         try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
@@ -50,16 +66,17 @@ struct InferStage: StageType {
             switch manifest.kind {
             case .localNet:
                 scored = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: train, mapSide: p.int("map_size"),
-                                           sigma: p.double("sigma"), writeMapsTo: nil)
+                                           sigma: p.double("sigma"), writeMapsTo: nil, imageScoreRule: rule)
             case .patchCore:
                 scored = try Inference.run(scorer: try PatchCore.load(from: weights), features: train, mapSide: p.int("map_size"),
-                                           sigma: p.double("sigma"), writeMapsTo: nil)
+                                           sigma: p.double("sigma"), writeMapsTo: nil, imageScoreRule: rule)
             }
             try JSONFiles.write(ScoresFile(ids: trainIds, scores: scored.imageScores, mapSize: nil),
                                 to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
             context.record("training_images_scored", trainIds.count)
         }
         context.record("model", manifest.kind.rawValue)
+        context.record("image_score", rule.description)
         context.record("images", ids.count)
     }
 }

@@ -8,13 +8,18 @@ import Workflow
 /// Defaults are the paper's; every departure is listed in the run record.
 struct TrainStage: StageType {
     let declaration = StageDeclaration(
-        type: "train", version: 1,
+        type: "train", version: 2,
         summary: "train the FUN-AD Local-Net with IRMB pseudo-labels and mutual smoothness",
         consumes: [Artifact.features], produces: [Artifact.model],
         parameters: [
             .init("level", .choice(["patch", "image"]), default: .string("patch"),
                   help: "patch: f_ij = [global ‖ local_j] (industrial); image: the global vector only (semantic AD)"),
-            .init("epochs", .int(range: 0...1_000_000), default: .int(1500), help: "epochs (paper: 1500)"),
+            // No declared default: `steps` and `epochs` exclude each other, and the stage must
+            // see which one the workflow set (unset both: 1500 epochs, the paper's).
+            .init("epochs", .int(range: 0...1_000_000),
+                  help: "passes over the training set (paper: 1500; used when neither steps nor epochs is set); give steps or epochs, not both"),
+            .init("steps", .int(range: 0...100_000_000),
+                  help: "total optimiser steps instead of epochs, the same on any set size (epochs become ⌈steps / iterations per epoch⌉, the last one partial)"),
             .init("batch_size", .int(range: 1...4096), default: .int(32), help: "images per mini-batch (paper: 32)"),
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seeds init, shuffles, bank draws and perturbations"),
             .init("optimizer", .object([
@@ -48,6 +53,11 @@ struct TrainStage: StageType {
             .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
             .init("hidden", .list(.int(range: 1...65536)), default: .list([.int(1024), .int(128)]), help: "head hidden sizes (paper: 1024, 128)"),
             .init("checkpoint_every", .int(range: 0...1_000_000), default: .int(1), help: "epochs between checkpoints (0: none)"),
+            .init("convergence", .object([
+                .init("tail", .double(range: 0.01...1), default: .double(0.2), help: "share of the run, from its end, over which the loss trend is fitted"),
+                .init("max_share", .double(range: 0...1), default: .double(0.1),
+                      help: "warn when the tail's fitted loss fall is more than this share of the whole run's fall (and beyond 2 standard errors)"),
+            ]), help: "label-free check that the loss had settled when training ended (a warning, never a failure)"),
         ] + LuaHookParameters.declarations(hooks: TrainStage.hookNames))
 
     /// Lua hooks `train` offers (plugins/README.md documents each).
@@ -62,7 +72,13 @@ struct TrainStage: StageType {
 
     func configuration(_ p: Parameters) throws -> TrainerConfiguration {
         var c = TrainerConfiguration()
-        c.epochs = p.int("epochs")
+        switch (p.value(at: "steps")?.intValue, p.value(at: "epochs")?.intValue) {
+        case let (steps?, epochs?):
+            throw StageError("train: set either 'steps' (total optimiser steps) or 'epochs' (passes over the training set), not both; got steps: \(steps) and epochs: \(epochs)")
+        case let (steps?, nil): c.steps = steps
+        case let (nil, epochs?): c.epochs = epochs
+        case (nil, nil): c.epochs = 1500
+        }
         c.batchSize = p.int("batch_size")
         c.seed = UInt64(p.int("seed"))
         c.optimizer.learningRate = Float(p.double("optimizer.lr"))
@@ -118,7 +134,8 @@ struct TrainStage: StageType {
         }
         let resumedFrom = state?.epochsCompleted ?? 0
         for d in config.departuresFromPaper { context.log("departs from the paper: \(d)") }
-        context.announce("\(source.imageCount) images × \(source.patchesPerImage) patches × \(source.dimension)-d, \(config.epochs) epochs of \(source.imageCount / max(1, config.batchSize)) iterations")
+        let schedule = config.schedule(imageCount: source.imageCount)
+        context.announce("\(source.imageCount) images × \(source.patchesPerImage) patches × \(source.dimension)-d, \(schedule.summary)")
         let result = try trainer.train(
             source: source, from: state,
             checkpoint: { s in
@@ -127,7 +144,7 @@ struct TrainStage: StageType {
                 context.log("checkpoint after epoch \(s.epochsCompleted)")
             },
             epochFinished: { e in
-                context.log(String(format: "epoch %d/\(config.epochs) loss %.5f bce %.5f ms %.5f bank %.1f images, pseudo-anomalous %.3f, mutual pairs %.0f",
+                context.log(String(format: "epoch %d/\(schedule.epochs) loss %.5f bce %.5f ms %.5f bank %.1f images, pseudo-anomalous %.3f, mutual pairs %.0f",
                                    e.epoch + 1, e.loss, e.bce, e.mutualSmoothness, e.bankImages, e.pseudoAnomalyShare, e.mutualPairs))
             },
             progress: { t in
@@ -141,9 +158,27 @@ struct TrainStage: StageType {
         try JSONFiles.write(ModelManifest(kind: .localNet, dimension: source.dimension, level: level),
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         let history = TrainingHistory(epochs: result.state.epochStatistics,
-                                      bankRefreshes: result.state.bankRecords,
+                                      bankRefreshes: result.state.bankRecords, stepLosses: result.state.stepLosses,
                                       trainingIDs: try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds)
         try JSONFiles.write(history, to: context.outputDirectory.appendingPathComponent(TrainingHistory.file))
+        let st = result.state
+        let imagesSeen = st.iterations * config.batchSize
+        context.record("schedule", [
+            "given": schedule.countedInSteps ? "steps" : "epochs",
+            "steps": st.iterations, "planned_steps": schedule.totalIterations,
+            "epochs": schedule.epochs, "epochs_run": st.epochsCompleted, "iterations_per_epoch": schedule.iterationsPerEpoch,
+            "images_seen": imagesSeen, "patches_seen": imagesSeen * (config.patchSubsampling.batchPatches ?? source.patchesPerImage),
+        ] as [String: Any])
+        let convergence = ConvergenceCheck(tailFraction: p.double("convergence.tail"), maximumShare: p.double("convergence.max_share"))
+            .assess(stepLosses: st.stepLosses)
+        if let share = convergence.share, let fall = convergence.tailFall, let error = convergence.tailFallError, let run = convergence.runFall {
+            context.record("loss_tail", ["share_of_fall": share, "tail_fall": fall, "tail_fall_error": error, "run_fall": run,
+                                         "tail_steps": convergence.tailSteps, "max_share": p.double("convergence.max_share")] as [String: Any])
+        }
+        if let warning = convergence.warning {
+            context.announce("warning: \(warning)")
+            context.record("convergence_warning", warning)
+        }
         context.record("seed", p.int("seed"))
         context.record("departures_from_paper", result.departuresFromPaper)
         context.record("resumed_from_epoch", resumedFrom)
@@ -154,8 +189,8 @@ struct TrainStage: StageType {
         }
         context.record("bank_sizes", result.state.bankRecords.suffix(50).map { ["iteration": $0.iteration, "images": $0.imageCount, "patches": $0.patchCount] })
         if let reason = result.state.stopReason {
-            context.record("stopped_early", ["after_epoch": result.state.epochsCompleted, "of": config.epochs, "reason": reason])
-            context.announce("stopped after epoch \(result.state.epochsCompleted) of \(config.epochs): \(reason)")
+            context.record("stopped_early", ["after_epoch": result.state.epochsCompleted, "of": schedule.epochs, "reason": reason])
+            context.announce("stopped after epoch \(result.state.epochsCompleted) of \(schedule.epochs): \(reason)")
         }
         try hooks.record(into: context)
     }
@@ -166,6 +201,8 @@ struct TrainStage: StageType {
 struct TrainingHistory: Codable {
     var epochs: [EpochStatistics]
     var bankRefreshes: [BankRefreshRecord]
+    /// Total loss of every optimiser step (absent in histories of train version 1).
+    var stepLosses: [Float]?
     var trainingIDs: [String]
     static let file = "training.json"
 }

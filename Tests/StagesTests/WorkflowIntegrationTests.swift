@@ -140,6 +140,38 @@ import Workflow
         #expect(a == b)
     }
 
+    /// `steps` through the stage: 18 training images in batches of 4 give 4 iterations per
+    /// epoch, so `steps: 2` runs 2 steps in one partial epoch (8 images seen), too few to fit
+    /// the loss trend: the warning is in the record and the stage log. Setting both `steps`
+    /// and `epochs` fails the stage with a message naming both. `image_score: topk_mean`
+    /// is recorded by infer.
+    @Test func stepsScheduleIsRecordedAndWarnsWhenTooShort() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try Self.workflow.replacingOccurrences(of: "epochs: 2,", with: "steps: 2,")
+            .replacingOccurrences(of: "with: {map_size: 64}", with: "with: {map_size: 64, image_score: topk_mean, top_k: 0.05}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (outcome, record) = try await run(dir, path)
+        try #require(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
+        let summary = stage(record, "model")["summary"] as! [String: Any]
+        let schedule = summary["schedule"] as! [String: Any]
+        #expect(schedule["given"] as? String == "steps" && schedule["steps"] as? Int == 2 && schedule["epochs"] as? Int == 1)
+        #expect(schedule["iterations_per_epoch"] as? Int == 4 && schedule["images_seen"] as? Int == 8 && schedule["patches_seen"] as? Int == 8 * 64)
+        let warning = "training ran only 2 optimiser steps, too few to tell whether the loss settled (at least 3 are needed to fit its trend); train for more steps"
+        #expect(summary["convergence_warning"] as? String == warning)
+        #expect((summary["departures_from_paper"] as! [String]).contains("2 optimiser steps (paper: 1500 epochs)"))
+        let log = try String(contentsOfFile: stage(record, "model")["log"] as! String, encoding: .utf8)
+        #expect(log.contains("warning: " + warning))
+        #expect(log.contains("18 images × 64 patches × 1432-d, 2 steps = 1 epochs of 4 iterations (the last one 2)"))
+        #expect((stage(record, "scores")["summary"] as! [String: Any])["image_score"] as? String == "topk_mean (top 0.05 of the patch scores)")
+
+        let (both, _) = try await run(dir, path, settings: ["model.epochs=3"])
+        #expect(both.status == .failed)
+        #expect(both.failures.map(\.message) == ["train: set either 'steps' (total optimiser steps) or 'epochs' (passes over the training set), not both; got steps: 2 and epochs: 3"])
+    }
+
     @Test func missingWeightsIsAClearStageError() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,8 +1,40 @@
 import Foundation
 
+/// How an image's patch scores become its image score. The paper takes the maximum
+/// (METHOD.md step 5); one maximal patch then decides the image, so a single noisy patch
+/// of a normal image outranks a defect that raises several patches a little. The
+/// alternatives are those one-class tools use to damp that noise.
+public enum ImageScoreRule: Sendable, Equatable, CustomStringConvertible {
+    /// max_j s_ij over the P patch scores (paper, METHOD.md step 5).
+    case maximum
+    /// Mean of the k highest patch scores, k = max(1, ⌈fraction · P⌉): a defect must raise
+    /// several patches (fraction 0.01 of a 28×28 grid is 8 patches, about a 3×3 area).
+    case topKMean(fraction: Double)
+    /// Maximum of the anomaly map (patch grid → bilinear to the map size → Gaussian σ),
+    /// i.e. the maximum after the same smoothing the pixel scores get (PatchCore, anomalib).
+    case smoothedMaximum
+
+    /// The default fraction of `topKMean`.
+    public static let defaultTopKFraction = 0.01
+
+    /// Patches averaged by `topKMean(fraction)` on P patches.
+    public static func topKCount(fraction: Double, patches: Int) -> Int {
+        min(patches, max(1, Int((fraction * Double(patches)).rounded(.up))))
+    }
+
+    public var description: String {
+        switch self {
+        case .maximum: return "max"
+        case .topKMean(let f): return "topk_mean (top \(f) of the patch scores)"
+        case .smoothedMaximum: return "smoothed_max (max of the smoothed anomaly map)"
+        }
+    }
+}
+
 /// What `Inference.run` produced: one score per image and, when asked, the map file.
 public struct InferenceResult: Sendable {
-    /// Image score = max patch score (METHOD.md step 5), in feature-source order.
+    /// Image scores by the run's `ImageScoreRule` (default: max patch score, METHOD.md
+    /// step 5), in feature-source order.
     public var imageScores: [Float]
     /// The anomaly-map file (N × mapSide × mapSide), if maps were written.
     public var mapURL: URL?
@@ -23,8 +55,10 @@ public enum Inference {
     ///     BLAS-backed scorers see large matrices.
     ///   - writeMapsTo: anomaly-map file to write, or nil to compute image scores only.
     ///   - progress: called with (images done, total) after every batch.
+    ///   - imageScoreRule: how patch scores become the image score (default: the paper's max).
     ///   - imageScore: optional rule (image's P×D features, its P patch scores) → image
-    ///     score, e.g. PatchCore's `reweightedImageScore`; nil = max patch score.
+    ///     score, e.g. PatchCore's `reweightedImageScore`; when given it replaces
+    ///     `imageScoreRule`.
     public static func run(
         scorer: some PatchScorer,
         features: some PatchFeatureSource,
@@ -34,6 +68,7 @@ public enum Inference {
         patchesPerCall: Int = 8192,
         writeMapsTo mapURL: URL?,
         progress: ((Int, Int) -> Void)? = nil,
+        imageScoreRule: ImageScoreRule = .maximum,
         imageScore: ((UnsafePointer<Float>, UnsafeBufferPointer<Float>) throws -> Float)? = nil
     ) throws -> InferenceResult {
         let p = features.patchesPerImage, d = features.dimension, n = features.imageCount
@@ -44,6 +79,12 @@ public enum Inference {
             throw InferenceError("infer: feature grid \(features.gridHeight)×\(features.gridWidth) does not match \(p) patches per image")
         }
         guard mapSide > 0 else { throw InferenceError("infer: mapSide must be positive, got \(mapSide)") }
+        if case .topKMean(let f) = imageScoreRule, !(f > 0 && f <= 1) {
+            throw InferenceError("infer: the top-k fraction must be in (0, 1], got \(f)")
+        }
+        // The smoothed maximum needs the map of every image, written or not.
+        let needsMap = mapURL != nil || (imageScore == nil && imageScoreRule == .smoothedMaximum)
+        var sorted = [Float](repeating: 0, count: p)
         let writer = try mapURL.map { try AnomalyMapWriter(url: $0, height: mapSide, width: mapSide, precision: mapPrecision) }
         let maker = AnomalyMapMaker(gridHeight: features.gridHeight, gridWidth: features.gridWidth,
                                     mapHeight: mapSide, mapWidth: mapSide, sigma: sigma)
@@ -72,20 +113,33 @@ public enum Inference {
                     }
                     best = max(best, s)
                 }
+                if needsMap {
+                    scores.withUnsafeBufferPointer { s in
+                        map.withUnsafeMutableBufferPointer { m in maker.makeMap(scores: s.baseAddress! + i * p, into: m.baseAddress!) }
+                    }
+                }
                 if let imageScore {
                     best = try feats.withUnsafeBufferPointer { f in
                         try scores.withUnsafeBufferPointer { s in
                             try imageScore(f.baseAddress! + i * p * d, UnsafeBufferPointer(rebasing: s[(i * p)..<((i + 1) * p)]))
                         }
                     }
+                } else {
+                    switch imageScoreRule {
+                    case .maximum: break
+                    case .topKMean(let fraction):
+                        let k = ImageScoreRule.topKCount(fraction: fraction, patches: p)
+                        for j in 0..<p { sorted[j] = scores[i * p + j] }
+                        sorted.sort(by: >)
+                        var sum = 0.0
+                        for j in 0..<k { sum += Double(sorted[j]) }
+                        best = Float(sum / Double(k))
+                    case .smoothedMaximum:
+                        best = map.max()!
+                    }
                 }
                 imageScores.append(best)
-                if let writer {
-                    scores.withUnsafeBufferPointer { s in
-                        map.withUnsafeMutableBufferPointer { m in maker.makeMap(scores: s.baseAddress! + i * p, into: m.baseAddress!) }
-                    }
-                    try writer.append(map)
-                }
+                try writer?.append(map)
             }
             start += batch
             progress?(start, n)

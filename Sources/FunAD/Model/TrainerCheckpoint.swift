@@ -9,6 +9,7 @@ import Foundation
 public enum TrainerCheckpoint {
     static let formatVersion = 1
     static let metadataKey = "funad.trainer"
+    static let stepLossKey = "log.step_loss"
 
     struct Metadata: Codable {
         var formatVersion: Int
@@ -34,6 +35,11 @@ public enum TrainerCheckpoint {
         let n = state.parameters.values.count
         tensors["optimizer.square_avg"] = WeightTensor(shape: [n], values: state.optimizer.squareAverage)
         tensors["optimizer.momentum_buffer"] = WeightTensor(shape: [n], values: state.optimizer.momentumBuffer)
+        // The loss curve as a tensor (compact, exact); absent while empty, since a
+        // zero-length tensor says nothing, and absent in checkpoints of older builds.
+        if !state.stepLosses.isEmpty {
+            tensors[stepLossKey] = WeightTensor(shape: [state.stepLosses.count], values: state.stepLosses)
+        }
         if let bank = state.bank {
             tensors["bank.features"] = WeightTensor(shape: [bank.rowCount, bank.dimension], values: bank.features)
         }
@@ -125,7 +131,8 @@ public enum TrainerCheckpoint {
         }
         return TrainerState(parameters: parameters, optimizer: optimizer, rng: rng, epochsCompleted: meta.epochsCompleted,
                             iterations: meta.iterations, bank: bank, bankRecords: meta.bankRecords,
-                            epochStatistics: meta.epochStatistics, stopReason: meta.stopReason)
+                            epochStatistics: meta.epochStatistics, stepLosses: tensors[stepLossKey]?.values ?? [],
+                            stopReason: meta.stopReason)
     }
 
     /// The string value of `__metadata__[key]` in a safetensors header, or nil.

@@ -25,7 +25,8 @@ public struct FunADTrainer: Sendable {
         TrainerState(shape: shape(for: source), seed: configuration.seed, optimizer: configuration.optimizer)
     }
 
-    /// Trains from `state` (nil = fresh) to `configuration.epochs`. After every
+    /// Trains from `state` (nil = fresh) to the end of `configuration.schedule(imageCount:)`
+    /// (`steps` optimiser steps, or `epochs` full epochs). After every
     /// `checkpointEveryEpochs` epochs `checkpoint` receives the full state (write it with
     /// `TrainerCheckpoint.write`); an error it throws stops training and is rethrown.
     /// `progress` is called after every iteration, `epochFinished` after every epoch.
@@ -47,7 +48,8 @@ public struct FunADTrainer: Sendable {
             throw TrainingError("training state: network shape \(st.parameters.shape) does not match the feature set (dimension \(d)) and configured head \(c.hidden1)-\(c.hidden2)")
         }
         let b = c.batchSize
-        let itersPerEpoch = n / b
+        let schedule = c.schedule(imageCount: n)
+        let itersPerEpoch = schedule.iterationsPerEpoch
         let pb = c.patchSubsampling.batchPatches ?? p
         let rows = b * pb
         let step = TrainingStep(shape: st.parameters.shape, rows: rows)
@@ -59,14 +61,19 @@ public struct FunADTrainer: Sendable {
         var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
         var excluded = [Int32](repeating: -1, count: rows)
 
-        while st.epochsCompleted < c.epochs && st.stopReason == nil {
+        // Epochs are the resumable unit (a checkpoint is written only between epochs, so the
+        // shuffle of a resumed epoch is drawn again from the saved generator). A step-counted
+        // run draws the full permutation for its partial last epoch too, so that its first
+        // batches equal those of an epoch-counted run with the same seed.
+        while st.epochsCompleted < schedule.epochs && st.stopReason == nil {
             let epoch = st.epochsCompleted
             let order = st.rng.permutation(n)
+            let itersThisEpoch = schedule.iterations(inEpoch: epoch)
             var sums = (loss: 0.0, bce: 0.0, ms: 0.0, bank: 0.0, share: 0.0, pairs: 0.0)
-            for it in 0..<itersPerEpoch {
+            for it in 0..<itersThisEpoch {
                 // 1. IRMB.
                 var refreshed = false
-                let moment = TrainingMoment(epoch: epoch, epochs: c.epochs, globalIteration: st.iterations, imageCount: n)
+                let moment = TrainingMoment(epoch: epoch, epochs: schedule.epochs, globalIteration: st.iterations, imageCount: n)
                 if st.bank == nil || c.bankRefresh.isDue(globalIteration: st.iterations, iterationInEpoch: it) {
                     let bank = try builder.build(parameters: st.parameters, adaptedStore: adaptedStore, moment: moment, rng: &st.rng)
                     st.bank = bank
@@ -137,15 +144,16 @@ public struct FunADTrainer: Sendable {
                 sums.loss += Double(loss.total); sums.bce += Double(loss.bce); sums.ms += Double(loss.mutualSmoothness)
                 sums.bank += Double(bank.imageIndices.count); sums.share += Double(share); sums.pairs += Double(pairs.count)
                 let report = TrainingProgress(
-                    epoch: epoch, epochs: c.epochs, iteration: it, iterationsPerEpoch: itersPerEpoch,
-                    globalIteration: st.iterations, totalIterations: c.epochs * itersPerEpoch, loss: loss,
+                    epoch: epoch, epochs: schedule.epochs, iteration: it, iterationsPerEpoch: itersPerEpoch,
+                    globalIteration: st.iterations, totalIterations: schedule.totalIterations, loss: loss,
                     bankImages: bank.imageIndices.count, bankPatches: bank.rowCount, pseudoAnomalyShare: share,
                     perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed)
                 progress?(report)
+                st.stepLosses.append(loss.total)
                 st.iterations += 1
                 if let shouldStop, shouldStop(report) { throw TrainingCancelled(afterIteration: report.globalIteration) }
             }
-            let m = Double(max(1, itersPerEpoch))
+            let m = Double(max(1, itersThisEpoch))
             let stats = EpochStatistics(epoch: epoch, loss: Float(sums.loss / m), bce: Float(sums.bce / m),
                                         mutualSmoothness: Float(sums.ms / m), bankImages: Float(sums.bank / m),
                                         pseudoAnomalyShare: Float(sums.share / m), mutualPairs: Float(sums.pairs / m),
@@ -155,9 +163,9 @@ public struct FunADTrainer: Sendable {
             epochFinished?(stats)
             // Label-free early stop: asked after the statistics are final, before the
             // checkpoint, so that a resumed run replays the same question with the same history.
-            if let policy = c.epochEnd, st.epochsCompleted < c.epochs,
+            if let policy = c.epochEnd, st.epochsCompleted < schedule.epochs,
                let reason = try policy.stopReason(history: st.epochStatistics,
-                                                  moment: TrainingMoment(epoch: epoch, epochs: c.epochs, globalIteration: st.iterations, imageCount: n)) {
+                                                  moment: TrainingMoment(epoch: epoch, epochs: schedule.epochs, globalIteration: st.iterations, imageCount: n)) {
                 st.stopReason = reason
                 try checkpoint?(st)
                 break
@@ -168,7 +176,7 @@ public struct FunADTrainer: Sendable {
         }
         var departures = c.departuresFromPaper
         if let reason = st.stopReason {
-            departures.append("training stopped early after epoch \(st.epochsCompleted) of \(c.epochs) by \(c.epochEnd?.summary ?? "an epoch-end rule"): \(reason)")
+            departures.append("training stopped early after epoch \(st.epochsCompleted) of \(schedule.epochs) by \(c.epochEnd?.summary ?? "an epoch-end rule"): \(reason)")
         }
         return TrainingResult(model: LocalNet(parameters: st.parameters), state: st, departuresFromPaper: departures)
     }

@@ -47,7 +47,14 @@ public struct PatchSubsampling: Sendable, Equatable, Codable {
 /// Every knob of FUN-AD training (METHOD.md "One training iteration"); defaults are
 /// the paper's (and, where the paper is silent, the official code's).
 public struct TrainerConfiguration: Sendable {
+    /// Passes over the training set (paper: 1500). Used only when `steps` is nil.
     public var epochs = 1500
+    /// Total optimiser steps, or nil to run `epochs` full epochs. Counting in steps makes
+    /// a schedule mean the same on any set size: with epochs, 55 images in batches of 32
+    /// give one step per epoch, so "80 epochs" is 80 steps there and 2000 on 800 images.
+    /// Epochs become a derived figure, ⌈steps / iterations per epoch⌉, the last one
+    /// possibly partial (see `schedule(imageCount:)`).
+    public var steps: Int? = nil
     /// Images per mini-batch; shuffled each epoch, last partial batch dropped.
     public var batchSize = 32
     public var optimizer = RMSPropConfiguration()
@@ -85,7 +92,8 @@ public struct TrainerConfiguration: Sendable {
     /// one: the official code's ½ in L_MS.
     public var departuresFromPaper: [String] {
         var out: [String] = []
-        if epochs != 1500 { out.append("epochs \(epochs) (paper: 1500)") }
+        if let steps { out.append("\(steps) optimiser steps (paper: 1500 epochs)") }
+        else if epochs != 1500 { out.append("epochs \(epochs) (paper: 1500)") }
         if batchSize != 32 { out.append("batch size \(batchSize) images (paper: 32)") }
         let o = optimizer, p = RMSPropConfiguration()
         if o != p {
@@ -111,6 +119,7 @@ public struct TrainerConfiguration: Sendable {
     func validate(imageCount: Int, patchesPerImage: Int, dimension: Int) throws {
         func fail(_ s: String) -> TrainingError { TrainingError("training configuration: \(s)") }
         guard epochs >= 0 else { throw fail("epochs must be ≥ 0, got \(epochs)") }
+        if let steps, steps < 0 { throw fail("steps must be ≥ 0, got \(steps)") }
         guard batchSize >= 1 else { throw fail("batchSize must be ≥ 1, got \(batchSize)") }
         guard imageCount >= batchSize else {
             throw fail("the feature set has \(imageCount) images, fewer than batchSize \(batchSize) (the last partial batch is dropped, so no iteration would run); lower batchSize")
@@ -130,6 +139,49 @@ public struct TrainerConfiguration: Sendable {
                 throw fail("\(name) = \(v); expected 1...\(patchesPerImage) (patches per image)")
             }
         }
+    }
+}
+
+/// How many optimiser steps a configuration runs on a set, and how they fall into epochs.
+/// An epoch is one shuffled pass in ⌊N / B⌋ full batches (the last partial batch is
+/// dropped); with `steps` the last epoch stops after the remaining steps.
+public struct TrainingSchedule: Sendable, Equatable {
+    /// Full batches in one pass over the set, ⌊N / B⌋.
+    public var iterationsPerEpoch: Int
+    /// Optimiser steps of the whole run.
+    public var totalIterations: Int
+    /// Epochs the run starts: `epochs`, or ⌈steps / iterationsPerEpoch⌉.
+    public var epochs: Int
+    /// True when the schedule was given in steps.
+    public var countedInSteps: Bool
+
+    /// Steps run in epoch `epoch` (0-based): all of them, except in the last epoch of a
+    /// step-counted run, which runs what is left.
+    public func iterations(inEpoch epoch: Int) -> Int {
+        max(0, min(iterationsPerEpoch, totalIterations - epoch * iterationsPerEpoch))
+    }
+
+    /// e.g. "500 steps = 16 epochs of 31 iterations (the last one 4)", or "8 epochs of 1 iterations (8 steps)".
+    public var summary: String {
+        if countedInSteps {
+            let last = iterations(inEpoch: epochs - 1)
+            let tail = epochs > 0 && last < iterationsPerEpoch ? " (the last one \(last))" : ""
+            return "\(totalIterations) steps = \(epochs) epochs of \(iterationsPerEpoch) iterations\(tail)"
+        }
+        return "\(epochs) epochs of \(iterationsPerEpoch) iterations (\(totalIterations) steps)"
+    }
+}
+
+extension TrainerConfiguration {
+    /// The schedule on a set of `imageCount` images (no validation: `imageCount` < batch
+    /// size gives 0 iterations per epoch, which `validate` refuses before training).
+    public func schedule(imageCount: Int) -> TrainingSchedule {
+        let perEpoch = imageCount / max(1, batchSize)
+        if let steps {
+            let epochs = perEpoch > 0 ? (steps + perEpoch - 1) / perEpoch : 0
+            return TrainingSchedule(iterationsPerEpoch: perEpoch, totalIterations: steps, epochs: epochs, countedInSteps: true)
+        }
+        return TrainingSchedule(iterationsPerEpoch: perEpoch, totalIterations: epochs * perEpoch, epochs: epochs, countedInSteps: false)
     }
 }
 

@@ -12,6 +12,10 @@ public struct TrainerState: Sendable, Equatable {
     public var bank: MemoryBank?
     public var bankRecords: [BankRefreshRecord]
     public var epochStatistics: [EpochStatistics]
+    /// Total loss L of every optimiser step so far, in order: the curve the convergence
+    /// check (`ConvergenceCheck`) reads, kept in the checkpoint so that a resumed run
+    /// judges the whole run, not only its resumed part.
+    public var stepLosses: [Float]
     /// Set when an epoch-end policy stopped training early: its reason.
     public var stopReason: String?
 
@@ -27,12 +31,14 @@ public struct TrainerState: Sendable, Equatable {
         bank = nil
         bankRecords = []
         epochStatistics = []
+        stepLosses = []
         stopReason = nil
     }
 
     init(parameters: LocalNetParameters, optimizer: RMSProp, rng: Xoshiro256StarStar, epochsCompleted: Int,
          iterations: Int, bank: MemoryBank?, bankRecords: [BankRefreshRecord], epochStatistics: [EpochStatistics],
-         stopReason: String? = nil) {
+         stepLosses: [Float] = [], stopReason: String? = nil) {
+        self.stepLosses = stepLosses
         self.stopReason = stopReason
         self.parameters = parameters
         self.optimizer = optimizer
