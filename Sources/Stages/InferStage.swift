@@ -44,34 +44,28 @@ struct InferStage: StageType {
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
         let rule = Self.imageScoreRule(p)
-        let result: InferenceResult
-        switch manifest.kind {
-        case .localNet:
-            result = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: source, mapSide: p.int("map_size"),
-                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress,
-                                       imageScoreRule: rule)
-        case .patchCore:
-            result = try Inference.run(scorer: try PatchCore.load(from: weights), features: source, mapSide: p.int("map_size"),
-                                       sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL, progress: progress,
-                                       imageScoreRule: rule)
+        let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
+        let training = try wantTraining ? FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level) : nil
+        // One scorer (loaded once: a PatchCore bank can be large) scores the test images,
+        // with maps, and then the training images, scores only.
+        func scoreAll(_ scorer: some PatchScorer) throws -> (test: InferenceResult, training: InferenceResult?) {
+            let test = try Inference.run(scorer: scorer, features: source, mapSide: p.int("map_size"), sigma: p.double("sigma"),
+                                         mapPrecision: precision, writeMapsTo: mapURL, progress: progress, imageScoreRule: rule)
+            let train = try training.map {
+                try Inference.run(scorer: scorer, features: $0, mapSide: p.int("map_size"), sigma: p.double("sigma"),
+                                  writeMapsTo: nil, imageScoreRule: rule)
+            }
+            return (test, train)
+        }
+        let (result, scoredTraining) = switch manifest.kind {
+        case .localNet: try scoreAll(try LocalNet(contentsOf: weights))
+        case .patchCore: try scoreAll(try PatchCore.load(from: weights))
         }
         try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
-
-        let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
-        if wantTraining {
-            let train = try FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level)
+        if let scoredTraining {
             let trainIds = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds
-            let scored: InferenceResult
-            switch manifest.kind {
-            case .localNet:
-                scored = try Inference.run(scorer: try LocalNet(contentsOf: weights), features: train, mapSide: p.int("map_size"),
-                                           sigma: p.double("sigma"), writeMapsTo: nil, imageScoreRule: rule)
-            case .patchCore:
-                scored = try Inference.run(scorer: try PatchCore.load(from: weights), features: train, mapSide: p.int("map_size"),
-                                           sigma: p.double("sigma"), writeMapsTo: nil, imageScoreRule: rule)
-            }
-            try JSONFiles.write(ScoresFile(ids: trainIds, scores: scored.imageScores, mapSize: nil),
+            try JSONFiles.write(ScoresFile(ids: trainIds, scores: scoredTraining.imageScores, mapSize: nil),
                                 to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
             context.record("training_images_scored", trainIds.count)
         }
