@@ -37,7 +37,7 @@ struct InferStage: StageType {
         let modelDir = try context.input(Artifact.model).directory
         let featuresDir = try context.input(Artifact.features).directory
         let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
-        let source = try FeatureFiles.open(featuresDir, file: FeaturesManifest.testFile, level: manifest.level)
+        let source = try FeatureFiles.open(featuresDir, file: FeaturesManifest.testFile, level: manifest.level, transform: manifest.features)
         let ids = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.testFile).imageIds
         let weights = modelDir.appendingPathComponent(ModelManifest.weightsFile)
         let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
@@ -45,7 +45,7 @@ struct InferStage: StageType {
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
         let rule = Self.imageScoreRule(p)
         let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
-        let training = try wantTraining ? FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level) : nil
+        let training = try wantTraining ? FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level, transform: manifest.features) : nil
         // One scorer (loaded once: a PatchCore bank can be large) scores the test images,
         // with maps, and then the training images, scores only.
         func scoreAll(_ scorer: some PatchScorer) throws -> (test: InferenceResult, training: InferenceResult?) {
