@@ -4,9 +4,9 @@ import Workflow
 
 /// `evaluate`: image AUROC, pixel AUROC, AUPRO and F1-max, overall and per defect type
 /// (METHOD.md step 6), with tables, ROC and PRO data, heat-map overlays and `report.html`
-/// (drawn by `ReportPage` from these files). The model evaluated
-/// is the one at the end of its configured schedule: nothing here selects a model by its
-/// test score (METHOD.md "Honest evaluation"). When the training history is available it
+/// (drawn by `ReportPage` from these files). The model evaluated is the one at the end
+/// of its configured schedule: nothing here selects a model by its test score (METHOD.md
+/// "Honest evaluation"). When the training history is available it
 /// also reports how many contaminated images the memory bank held (bank purity), from
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {

@@ -46,7 +46,9 @@ struct ReportSections {
     }
 
     static func percent(_ v: Double?) -> String { v.map { String(format: "%.1f", 100 * $0) } ?? "n/a" }
-    static func score(_ v: Double) -> String { String(format: "%.4g", v) }
+    /// Six significant digits: FUN-AD scores crowd against 1 (0.99997), where four would
+    /// print "1" for scores on both sides of a threshold.
+    static func score(_ v: Double) -> String { String(format: "%.6g", v) }
 
     // MARK: - setup
 
@@ -162,12 +164,12 @@ struct ReportSections {
                      series: [LineSeries(name: "image ROC (AUROC \(auc("image_auroc")) %)", points: f.imageROC, colour: palette[0]),
                               LineSeries(name: "pixel ROC (AUROC \(auc("pixel_auroc")) %)", points: f.pixelROC, colour: palette[1]),
                               chance],
-                     legend: .bottomRight, markers: false, frame: PlotFrame(width: 300, height: 250))
+                     legend: .bottomRight, markers: false, frame: PlotFrame(width: 290, height: 250))
                 .render(into: &h)
             LinePlot(id: "pro-\(f.context.stage)", title: "Per-region overlap (PRO) curve",
                      x: PlotAxis("false-positive rate (pixels)", 0, f.fprLimit), y: PlotAxis("mean per-region overlap", 0, 1),
                      series: [LineSeries(name: "PRO (AUPRO \(auc("aupro")) %)", points: f.proCurve, colour: palette[2])],
-                     legend: .bottomRight, markers: false, frame: PlotFrame(width: 300, height: 250))
+                     legend: .bottomRight, markers: false, frame: PlotFrame(width: 290, height: 250))
                 .render(into: &h)
         }
         if f.pixelROC.isEmpty || f.proCurve.isEmpty {
@@ -193,9 +195,9 @@ struct ReportSections {
                 LineSeries(name: l.0, points: zip(epochs, t.epochs).map { ($0, $1[keyPath: l.1]) }, colour: palette[i])
             }
             let top = series.flatMap { $0.points.map(\.y) }.max() ?? 1
-            LinePlot(id: "losses-\(c.stage)", title: "Losses per epoch (means over the epoch's steps)",
+            LinePlot(id: "losses-\(c.stage)", title: "Losses per epoch (step means)",
                      x: PlotAxis("epoch", 1, maxEpoch, tickCount: min(6, max(1, t.epochs.count - 1))),
-                     y: PlotAxis("loss", 0, top * 1.05), series: series, legend: .topRight, frame: PlotFrame(width: 300, height: 250))
+                     y: PlotAxis("loss", 0, top * 1.05), series: series, legend: .topRight, frame: PlotFrame(width: 290, height: 250))
                 .render(into: &h)
             let bank = LineSeries(name: "bank images", points: zip(epochs, t.epochs).map { ($0, $1.bankImages) }, colour: palette[3])
             let dirty = LineSeries(name: "defective in bank",
@@ -204,7 +206,7 @@ struct ReportSections {
             let bankTop = max(1, (bank.points + dirty.points).map(\.y).max() ?? 1)
             LinePlot(id: "bank-\(c.stage)", title: "Memory bank per epoch",
                      x: PlotAxis("epoch", 1, maxEpoch, tickCount: min(6, max(1, t.epochs.count - 1))),
-                     y: PlotAxis("images", 0, bankTop * 1.1), series: [bank, dirty], legend: .topRight, frame: PlotFrame(width: 300, height: 250))
+                     y: PlotAxis("images", 0, bankTop * 1.1), series: [bank, dirty], legend: .topRight, frame: PlotFrame(width: 290, height: 250))
                 .render(into: &h)
         }
         h.element("p", ["class": "small"], text: "Bank images: the mean over the epoch's refreshes; defective in bank: at the epoch's last refresh, counted from the load stage's audit (for this report only; training never sees it).")

@@ -30,7 +30,7 @@ struct PlotAxis {
     /// A tick label with as many decimals as the tick spacing needs.
     func label(_ v: Double) -> String {
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : (upper - lower)
-        let decimals = max(0, min(6, Int(-floor(log10(step)))))
+        let decimals = max(0, min(12, Int(-floor(log10(step)))))
         return String(format: "%.\(decimals)f", v)
     }
 }
@@ -203,9 +203,12 @@ struct Histogram {
                 }
             }
             for m in markers {
-                let px = f(frame.x(m.x, xAxis))
+                let x = frame.x(m.x, xAxis), px = f(x)
                 h.empty("line", ["class": "marker", "x1": px, "y1": f(frame.top), "x2": px, "y2": f(frame.top + frame.plotHeight)])
-                h.element("text", ["class": "marker-label", "x": f(frame.x(m.x, xAxis) + 3), "y": f(frame.top + 11)], text: m.label)
+                // The label goes on the side of the line with more room.
+                let right = x < frame.left + frame.plotWidth * 0.6
+                h.element("text", ["class": "marker-label", "x": f(right ? x + 3 : x - 3), "y": f(frame.top + 11),
+                                   "text-anchor": right ? "start" : "end"], text: m.label)
             }
             frame.legend(into: &h, groups.map { ($0.name, $0.colour, false) }, corner: .topLeft)
         }
