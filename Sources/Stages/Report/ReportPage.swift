@@ -124,7 +124,8 @@ struct ReportPage {
     td.undefined { color: #999; }
     td.good { background: #e6f4e6; }
     td.bad { background: #fbe6e3; }
-    figure { margin: 6px 0 12px; }
+    .overlays { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; }
+    figure { margin: 2px 0 6px; }
     figure img { width: 100%; height: auto; border: 1px solid #ccc; image-rendering: auto; }
     figcaption { font-size: 12px; color: #333; }
     .flag { font-weight: 600; }

@@ -206,7 +206,8 @@ struct ReportSections {
             let bankTop = max(1, (bank.points + dirty.points).map(\.y).max() ?? 1)
             LinePlot(id: "bank-\(c.stage)", title: "Memory bank per epoch",
                      x: PlotAxis("epoch", 1, maxEpoch, tickCount: min(6, max(1, t.epochs.count - 1))),
-                     y: PlotAxis("images", 0, bankTop * 1.1), series: [bank, dirty], legend: .topRight, frame: PlotFrame(width: 290, height: 250))
+                     // Headroom above the bank line for the legend.
+                     y: PlotAxis("images", 0, bankTop * 1.5), series: [bank, dirty], legend: .topRight, frame: PlotFrame(width: 290, height: 250))
                 .render(into: &h)
         }
         h.element("p", ["class": "small"], text: "Bank images: the mean over the epoch's refreshes; defective in bank: at the epoch's last refresh, counted from the load stage's audit (for this report only; training never sees it).")
@@ -252,22 +253,29 @@ struct ReportSections {
             let items = c.overlays.filter { $0.role == role }.sorted { $0.rank < $1.rank }
             guard !items.isEmpty else { continue }
             h.element("h4", text: title)
-            for o in items {
-                h.element("figure") { h in
-                    h.empty("img", ["src": cell.link(o.file), "alt": "overlay of \(o.id)", "loading": "lazy"])
-                    h.element("figcaption") { h in
-                        h.text("#\(o.rank) \(o.id): score \(score(Double(o.score)))")
-                        guard let threshold else { h.text(" (no deployment threshold)"); return }
-                        let flagged = Double(o.score) > threshold
-                        h.text(", threshold \(score(threshold)) → ")
-                        let (cls, word) = switch (flagged, o.anomalous) {
-                        case (true, true): ("hit", "flagged, correctly")
-                        case (false, true): ("miss", "passed: a missed defect")
-                        case (true, false): ("alarm", "flagged: a false alarm")
-                        case (false, false): ("pass", "passed, correctly")
-                        }
-                        h.element("span", ["class": "flag " + cls], text: word)
+            h.element("div", ["class": "overlays"]) { h in overlayFigures(&h, cell, items, threshold: threshold) }
+        }
+    }
+
+    /// Two to a row at half size; each links to its full-size PNG.
+    static func overlayFigures(_ h: inout HTMLBuilder, _ cell: Cell, _ items: [ReportContext.OverlayEntry], threshold: Double?) {
+        for o in items {
+            h.element("figure") { h in
+                h.element("a", ["href": cell.link(o.file)]) { h in
+                    h.empty("img", ["src": cell.link(o.file), "alt": "overlay of \(o.id)"])
+                }
+                h.element("figcaption") { h in
+                    h.text("#\(o.rank) \(o.id): score \(score(Double(o.score)))")
+                    guard let threshold else { h.text(" (no deployment threshold)"); return }
+                    let flagged = Double(o.score) > threshold
+                    h.text(", threshold \(score(threshold)) → ")
+                    let (cls, word) = switch (flagged, o.anomalous) {
+                    case (true, true): ("hit", "flagged, correctly")
+                    case (false, true): ("miss", "passed: a missed defect")
+                    case (true, false): ("alarm", "flagged: a false alarm")
+                    case (false, false): ("pass", "passed, correctly")
                     }
+                    h.element("span", ["class": "flag " + cls], text: word)
                 }
             }
         }
