@@ -77,7 +77,7 @@ extension ReportPage {
         let folder = try EvaluationFolder.read(directory)
         let c = folder.context
         return ReportPage(title: "funad report: \(ReportSections.methodName(c)) (stage \(c.stage))",
-                          intro: ["One evaluate result. `funad report RUN` puts every evaluation of a run side by side."],
+                          intro: ["One evaluate result; the command funad report RUN puts every evaluation of a run side by side."],
                           columns: [Column(folder: folder, linkDirectory: directory)], pageDirectory: directory)
     }
 }
