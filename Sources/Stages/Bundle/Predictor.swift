@@ -18,6 +18,12 @@ struct PredictionSummary: Codable {
         var started: String
         var seconds: Double
         var imagesPerSecond: Double
+        /// Where the time went: decoding and preprocessing, the backbone, the scorer (with
+        /// the feature file round trip and the maps), and writing rows and overlays.
+        var secondsDecoding: Double
+        var secondsBackbone: Double
+        var secondsScoring: Double
+        var secondsWriting: Double
     }
 
     /// "complete", or "stopped at a bad image" (with `on_bad_image: fail`).
@@ -160,6 +166,13 @@ struct Predictor {
         var scored = 0, flagged = 0, overlays = 0, position = 0
         var skipped: [PredictionSummary.Skipped] = []
         var status = "complete"
+        struct Clock { var decoding = 0.0, backbone = 0.0, scoring = 0.0, writing = 0.0 }
+        var clock = Clock()
+        func timed<T>(_ slot: WritableKeyPath<Clock, Double>, _ body: () throws -> T) rethrows -> T {
+            let t0 = Date()
+            defer { clock[keyPath: slot] += Date().timeIntervalSince(t0) }
+            return try body()
+        }
 
         func summary() -> PredictionSummary {
             let seconds = Date().timeIntervalSince(started)
@@ -169,11 +182,13 @@ struct Predictor {
                 model: .init(bundle: bundle.directory.path, kind: m.model.kind, modelStage: m.origin.modelStage,
                              modelSHA256: m.model.weightsSHA256, backbone: m.backbone.name, backboneWeightsSHA256: backboneWeightsDigest),
                 timing: .init(started: ISO8601DateFormatter().string(from: started), seconds: seconds,
-                              imagesPerSecond: seconds > 0 ? Double(scored) / seconds : 0),
+                              imagesPerSecond: seconds > 0 ? Double(scored) / seconds : 0,
+                              secondsDecoding: clock.decoding, secondsBackbone: clock.backbone,
+                              secondsScoring: clock.scoring, secondsWriting: clock.writing),
                 overlays: overlays)
         }
 
-        while let outcomes = batches.nextOutcomes() {
+        while let outcomes = timed(\.decoding, { batches.nextOutcomes() }) {
             try checkCancellation()
             let batchStart = position
             position += outcomes.count
@@ -194,7 +209,11 @@ struct Predictor {
                 }
             }
             if !good.isEmpty {
-                let result = try score(good.map(\.image), scratch: scratch, side: side, normalization: normalization, rule: rule)
+                let features = try timed(\.backbone) {
+                    try FeatureExtraction.forward(good.map(\.image), backbone: backbone, normalization: normalization, side: side)
+                }
+                let result = try timed(\.scoring) { try score(features, scratch: scratch, rule: rule) }
+                let t0 = Date()
                 var rows: [(path: String, raw: Float, normalised: Double, flagged: Bool)] = []
                 for (i, item) in good.enumerated() {
                     let raw = result.scores[i]
@@ -210,6 +229,7 @@ struct Predictor {
                 }
                 try csv.append(rows)
                 scored += good.count
+                clock.writing += Date().timeIntervalSince(t0)
             }
             progress(position, images.count)
         }
@@ -218,15 +238,13 @@ struct Predictor {
         return final
     }
 
-    /// One batch: backbone features written to a feature file and read back (so the scorer
-    /// sees the stored precision, as `infer` does), then scored with maps.
-    private func score(_ batch: [ImagePlanes], scratch: URL, side: Int, normalization: Normalization,
-                       rule: ImageScoreRule) throws -> (scores: [Float], maps: AnomalyMapReader) {
+    /// One batch's backbone features written to a feature file and read back (so the
+    /// scorer sees the stored precision, as `infer` does), then scored with maps.
+    private func score(_ features: BackboneFeatures, scratch: URL, rule: ImageScoreRule) throws -> (scores: [Float], maps: AnomalyMapReader) {
         let featuresURL = scratch.appendingPathComponent("batch.features")
         let mapsURL = scratch.appendingPathComponent("batch.maps")
-        let features = try FeatureExtraction.forward(batch, backbone: backbone, normalization: normalization, side: side)
         let writer = try bundle.manifest.features.writer(at: featuresURL, backbone: backbone)
-        try writer.append(features, ids: batch.indices.map(String.init))
+        try writer.append(features, ids: (0..<features.batch).map(String.init))
         try writer.finish()
         let source = try InferStage.scoringSource(featuresURL, manifest: bundle.modelManifest)
         let s = bundle.manifest.scoring
