@@ -23,7 +23,8 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Folder of run records (default: .funad/runs, or $FUNAD_RUNS).") var runs: String?
 
     func run() throws {
-        let record = try Self.runRecord(runName, runs: runs)
+        // The run's own folder, not the moving `latest` link, goes into the bundle's origin.
+        let record = try Self.runRecord(runName, runs: runs).resolvingSymlinksInPath()
         do {
             let lines = try ModelExport.export(runRecord: record, stage: stage, to: URL(fileURLWithPath: output),
                                                includeWeights: includeWeights, note: { print($0) })

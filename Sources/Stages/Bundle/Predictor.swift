@@ -223,7 +223,7 @@ struct Predictor {
                         flagged += 1
                         let planes = try Overlay.render(name: item.url.path, image: item.image, mask: nil, map: result.maps.map(i), range: colourRange)
                         let name = String(format: "%05d-%@.png", item.index + 1, Self.safeName(item.url))
-                        try PNGWriter.write(planes, to: overlaysDir.appendingPathComponent(name))
+                        try PNGWriter.write(planes, to: overlaysDir.appendingPathComponent(name), fast: true)
                         overlays += 1
                     }
                 }
