@@ -47,6 +47,10 @@ public enum ModelPrediction {
         let predictor: Predictor
         let images: [URL]
         do {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDir), !isDir.boolValue {
+                throw BundleError("\(output.path) is a file; -o names the folder for scores.csv, overlays/ and summary.json")
+            }
             predictor = try Predictor(bundleDirectory: bundle, weights: weights, threshold: threshold)
             images = try ImageList.expand(inputs)
         } catch let e as BundleError {
