@@ -34,8 +34,10 @@ struct InferStage: StageType {
 
     /// The patch features `manifest`'s scorer reads from one feature file of an `extract`
     /// result (`predict` reads its per-batch feature files through this too).
+    /// Applies the model's stored feature transform (`ModelManifest.features`).
     static func scoringSource(_ featuresFile: URL, manifest: ModelManifest) throws -> any PatchFeatureSource {
-        try FeatureFiles.open(featuresFile.deletingLastPathComponent(), file: featuresFile.lastPathComponent, level: manifest.level)
+        try FeatureFiles.open(featuresFile.deletingLastPathComponent(), file: featuresFile.lastPathComponent, level: manifest.level,
+                              transform: manifest.features)
     }
 
     /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.

@@ -16,22 +16,26 @@ struct PatchCoreStage: StageType {
             .init("projection_dim", .int(range: 1...100_000), default: .int(128), help: "random projection used by the coreset selection"),
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seed of the projection and start points"),
             .init("level", .choice(["patch", "image"]), default: .string("patch"), help: "patch features or the global vector only"),
+            FeatureTransformParameters.declaration,
         ])
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
         let input = try context.input(Artifact.features)
         let level = p.string("level")
-        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level)
+        let transform = try FeatureTransformParameters.transform(p)
+        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         let fraction = p.double("coreset")
         let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed"))) : nil
         let total = source.imageCount * source.patchesPerImage
         context.announce("bank from \(total) training patches\(sampler.map { ", coreset \($0.targetCount(of: total))" } ?? "")")
         let model = try PatchCore.fit(features: source, coreset: sampler)
         try model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile))
-        try JSONFiles.write(ModelManifest(kind: .patchCore, dimension: model.dimension, level: level),
+        try JSONFiles.write(ModelManifest(kind: .patchCore, dimension: model.dimension, level: level,
+                                          features: transform.isIdentity ? nil : transform),
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         context.record("bank_patches", model.bankSize)
         context.record("seed", p.int("seed"))
+        context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
     }
 }

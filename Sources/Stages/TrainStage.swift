@@ -49,6 +49,7 @@ struct TrainStage: StageType {
                 .init("tau_n", .double(range: 0...1), default: .double(0.5), help: "normalised distance above which a patch is pseudo-anomalous"),
                 .init("tau_c", .double(range: 0...1), default: .double(0.9), help: "upper end of the ambiguous band that is perturbed"),
             ]), help: "pseudo-labelling thresholds"),
+            FeatureTransformParameters.declaration,
             .init("batch_patches", .int(range: 1...1_000_000), help: "use this many random patch positions per iteration (not in the paper)"),
             .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
             .init("hidden", .list(.int(range: 1...65536)), default: .list([.int(1024), .int(128)]), help: "head hidden sizes (paper: 1024, 128)"),
@@ -117,7 +118,8 @@ struct TrainStage: StageType {
         let p = context.parameters
         let input = try context.input(Artifact.features)
         let level = p.string("level")
-        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level)
+        let transform = try FeatureTransformParameters.transform(p)
+        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         var config = try configuration(p)
         let hooks = try HookSet(context)
         bind(hooks, into: &config, fraction: Float(p.double("bank.fraction")))
@@ -155,7 +157,8 @@ struct TrainStage: StageType {
         try context.checkCancellation()
         try result.model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile),
                               metadata: ["kind": "local-net", "level": level])
-        try JSONFiles.write(ModelManifest(kind: .localNet, dimension: source.dimension, level: level),
+        try JSONFiles.write(ModelManifest(kind: .localNet, dimension: source.dimension, level: level,
+                                          features: transform.isIdentity ? nil : transform),
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         let history = TrainingHistory(epochs: result.state.epochStatistics,
                                       bankRefreshes: result.state.bankRecords, stepLosses: result.state.stepLosses,
@@ -180,7 +183,9 @@ struct TrainStage: StageType {
             context.record("convergence_warning", warning)
         }
         context.record("seed", p.int("seed"))
-        context.record("departures_from_paper", result.departuresFromPaper)
+        context.record("departures_from_paper", result.departuresFromPaper
+            + (transform.isIdentity ? [] : ["patch features read with \(transform) (paper: f_ij = [global ‖ local_j] as extracted)"]))
+        context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
         context.record("resumed_from_epoch", resumedFrom)
         context.record("iterations", result.state.iterations)
         if let last = result.state.epochStatistics.last {

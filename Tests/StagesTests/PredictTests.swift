@@ -7,7 +7,7 @@ import Workflow
 /// Scoring new images: a tiny workflow with a seeded random-weight backbone *file* (so the
 /// digest check has a file to check) trains FUN-AD, `infer` scores the test images, and
 /// `predict` (as a workflow stage, and from an exported bundle) must give exactly the
-/// same scores for the same images.
+/// same scores for the same images, through the feature transform stored with the model.
 @Suite(.serialized) struct PredictTests {
     static let workflow = """
     name: tiny-predict
@@ -24,7 +24,8 @@ import Workflow
       model:
         type: train
         needs: [features]
-        with: {epochs: 2, batch_size: 4, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 2}, checkpoint_every: 0}
+        with: {epochs: 2, batch_size: 4, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 2}, checkpoint_every: 0,
+               features: {neighbourhood: 3, global_weight: 0.5}}
       scores: {type: infer, needs: [model, features], with: {map_size: 64}}
       report: {type: evaluate, needs: [scores, data, model], with: {overlays: 0}}
       predict:

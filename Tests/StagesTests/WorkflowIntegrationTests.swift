@@ -172,6 +172,36 @@ import Workflow
         #expect(both.failures.map(\.message) == ["train: set either 'steps' (total optimiser steps) or 'epochs' (passes over the training set), not both; got steps: 2 and epochs: 3"])
     }
 
+    /// `train`'s `features:` option: the model records the transform, `infer` reads the
+    /// test features through it (its scores equal scoring `TransformedPatchFeatures` with the
+    /// saved Local-Net directly), and the departure from the paper is in the run record.
+    @Test func featureTransformIsStoredWithTheModelAndUsedByInfer() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try Self.workflow.replacingOccurrences(of: "checkpoint_every: 1}", with: "checkpoint_every: 1, features: {neighbourhood: 3, global_weight: 0.25}}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (outcome, record) = try await run(dir, path)
+        try #require(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
+        let modelDir = URL(fileURLWithPath: stage(record, "model")["outputs"] as! String)
+        let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
+        let transform = PatchFeatureTransform(neighbourhood: 3, globalWeight: 0.25)
+        #expect(manifest.features == transform)
+        let departures = (stage(record, "model")["summary"] as! [String: Any])["departures_from_paper"] as! [String]
+        #expect(departures.contains { $0.hasPrefix("patch features read with neighbourhood 3×3, global weight 0.25") })
+
+        let featuresDir = URL(fileURLWithPath: stage(record, "features")["outputs"] as! String)
+        let reader = try FeatureStoreReader(url: featuresDir.appendingPathComponent("test.features"))
+        let net = try LocalNet(contentsOf: modelDir.appendingPathComponent(ModelManifest.weightsFile))
+        let direct = try Inference.run(scorer: net, features: TransformedPatchFeatures(base: reader, globalDimension: reader.globalDim, transform: transform),
+                                       mapSide: 64, sigma: 4, writeMapsTo: nil, imageScoreRule: .maximum)
+        let plain = try Inference.run(scorer: net, features: reader, mapSide: 64, sigma: 4, writeMapsTo: nil, imageScoreRule: .maximum)
+        let scores = try JSONFiles.read(ScoresFile.self, from: URL(fileURLWithPath: stage(record, "scores")["outputs"] as! String).appendingPathComponent(ScoresFile.file))
+        #expect(scores.scores == direct.imageScores)
+        #expect(scores.scores != plain.imageScores)
+    }
+
     @Test func missingWeightsIsAClearStageError() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -102,6 +102,9 @@ struct ModelManifest: Codable {
     var dimension: Int
     /// "patch" (f_ij = [global ‖ local_j]) or "image" (the global vector alone).
     var level: String
+    /// How patch features are read for this model (absent: the paper's f_ij). `infer`
+    /// reads the test and training features through the same transform.
+    var features: PatchFeatureTransform? = nil
     static let file = "model.json", weightsFile = "model.safetensors"
 }
 
