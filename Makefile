@@ -17,11 +17,13 @@ $(LITE0): build
 	@test -f $(LITE0) || $(FUNAD) weights import $(LITE0_PTH) --arch efficientnet_lite0 -o $(LITE0)
 
 # The main job: generate the demo set, extract features, train FUN-AD and PatchCore on a
-# 10 %-contaminated training set, evaluate both. Re-running reuses every cached stage.
+# 10 %-contaminated training set, evaluate both, and write the run's report.html.
+# Re-running reuses every cached stage.
 demo: $(LITE0)
 	$(FUNAD) run workflows/demo.yaml
 	@echo; echo "FUN-AD:";    cat .funad/runs/demo/latest/outputs/funad-report/metrics.md
 	@echo; echo "PatchCore:"; cat .funad/runs/demo/latest/outputs/patchcore-report/metrics.md
+	@echo; echo "Report (both methods side by side; open it in a browser):"; $(FUNAD) report .funad/runs/demo/latest
 
 # Tests run in release: the numeric kernels are 10-100x slower in debug builds.
 # -enable-testing keeps @testable imports working.

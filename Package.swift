@@ -19,7 +19,6 @@ let package = Package(
         .library(name: "FunAD", targets: ["FunAD"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
@@ -28,12 +27,13 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // The C half of the Lua host: everything Lua calls that may raise a Lua error
         // (longjmp must never cross a Swift frame). Links the system liblua5.4 via CLua.
         .target(name: "CLuaSandbox", dependencies: ["CLua"]),
         // Generic workflow engine: knows nothing of anomaly detection.
-        .target(name: "Workflow", dependencies: ["Yams", "CLua", "CLuaSandbox"]),
+        .target(name: "Workflow", dependencies: ["CYAML", "CLua", "CLuaSandbox"]),
         // The method and its kernels.
         .target(name: "FunAD", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"], swiftSettings: kernelSettings),
         // Stage types: adapters from Workflow to FunAD.

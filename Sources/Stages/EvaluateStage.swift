@@ -3,15 +3,16 @@ import FunAD
 import Workflow
 
 /// `evaluate`: image AUROC, pixel AUROC, AUPRO and F1-max, overall and per defect type
-/// (METHOD.md step 6), with tables, ROC data and heat-map overlays. The model evaluated
-/// is the one at the end of its configured schedule: nothing here selects a model by its
-/// test score (METHOD.md "Honest evaluation"). When the training history is available it
+/// (METHOD.md step 6), with tables, ROC and PRO data, heat-map overlays and `report.html`
+/// (drawn by `ReportPage` from these files). The model evaluated is the one at the end
+/// of its configured schedule: nothing here selects a model by its test score (METHOD.md
+/// "Honest evaluation"). When the training history is available it
 /// also reports how many contaminated images the memory bank held (bank purity), from
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {
     let declaration = StageDeclaration(
-        type: "evaluate", version: 4,
-        summary: "metrics, tables, ROC curves and heat-map overlays for the test set",
+        type: "evaluate", version: 5,
+        summary: "metrics, tables, ROC and PRO curves, heat-map overlays and report.html for the test set",
         consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
         parameters: [
             .init("fpr_limit", .double(range: 0.001...1), default: .double(0.3), help: "AUPRO integrates up to this false-positive rate"),
@@ -48,17 +49,22 @@ struct EvaluateStage: StageType {
         let o = result.overall
         context.announce("image AUROC \(percent(o.imageAUROC)) %, pixel AUROC \(percent(o.pixelAUROC)) %, AUPRO \(percent(o.aupro)) % (\(o.normalImages) normal, \(o.anomalousImages) defective test images)")
 
+        var overlays: [ReportContext.OverlayEntry] = []
+        var overlayRange: ClosedRange<Float>?
         if let maps, p.int("overlays") > 0 {
             let dir = context.outputDirectory.appendingPathComponent("overlays")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let range = Overlay.scoreRange(maps)
+            overlayRange = range
             let picks = OverlaySelection.choose(isAnomalous: samples.map(\.isAnomalous), imageScores: scores.scores, count: p.int("overlays"))
             for (n, pick) in picks.enumerated() {
                 let item = test[pick.index]
                 let image = try preprocessor.image(at: item.path)
                 let planes = try Overlay.render(name: item.id, image: image, mask: samples[pick.index].mask, map: maps.map(pick.index), range: range)
-                let safe = item.id.replacingOccurrences(of: "/", with: "_")
-                try PNGWriter.write(planes, to: dir.appendingPathComponent(String(format: "%02d-%@-%d-%@.png", n + 1, pick.role.rawValue, pick.rank, safe)))
+                let file = Overlay.fileName(order: n + 1, pick: pick, id: item.id)
+                try PNGWriter.write(planes, to: dir.appendingPathComponent(file))
+                overlays.append(.init(file: "overlays/" + file, id: item.id, role: pick.role.rawValue, rank: pick.rank,
+                                      score: scores.scores[pick.index], anomalous: samples[pick.index].isAnomalous))
             }
             context.record("overlays", picks.count)
         }
@@ -86,6 +92,12 @@ struct EvaluateStage: StageType {
                                            "last_contaminated": purity.refreshes.last?.contaminated ?? 0,
                                            "contaminated_in_training": purity.contaminatedInTraining])
         }
+
+        try ReportContext.gather(stage: context.stageName, outputDirectory: context.outputDirectory, dataDirectory: dataDir,
+                                 scoresDirectory: scoresDir, modelDirectory: context.optionalInput(Artifact.model)?.directory,
+                                 samples: samples, scores: scores.scores, overlays: overlays, overlayRange: overlayRange)
+            .write(to: context.outputDirectory)
+        try ReportPage.evaluation(context.outputDirectory).write()
     }
 }
 

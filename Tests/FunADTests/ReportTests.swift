@@ -101,11 +101,14 @@ import Testing
         let r = try Evaluation.evaluate(samples: f.samples, imageScores: f.scores, maps: f.maps)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-report-\(UUID().uuidString)")
         let urls = try EvaluationReport.write(r, to: dir)
-        #expect(urls.map(\.lastPathComponent) == ["metrics.json", "metrics.md", "metrics.csv", "roc_image.csv", "roc_pixel.csv"])
+        #expect(urls.map(\.lastPathComponent) == ["metrics.json", "metrics.md", "metrics.csv", "roc_image.csv", "roc_pixel.csv", "pro_curve.csv"])
         let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")
         #expect(csv.count == 4 && csv[0] == "subset,normal_images,anomalous_images,image_auroc,pixel_auroc,aupro,image_f1_max,pixel_f1_max")
         let roc = try String(contentsOf: dir.appendingPathComponent("roc_pixel.csv"), encoding: .utf8).split(separator: "\n")
         #expect(roc[0] == "fpr,tpr,threshold" && roc[1] == "0.0,0.0,inf" && roc.count <= 1001)
+        let pro = try String(contentsOf: dir.appendingPathComponent("pro_curve.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(pro[0] == "fpr,pro,threshold" && pro[1] == "0.0,0.0,inf" && pro.count == r.proCurve.count + 1)
+        #expect(pro.last!.hasPrefix("\(r.fprLimit),"), "the PRO curve ends at the FPR limit")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: urls[0])) as! [String: Any]
         let overall = json["overall"] as! [String: Any]
         #expect(abs((overall["pixel_auroc"] as! Double) - r.overall.pixelAUROC.value!) < 1e-15)

@@ -8,7 +8,20 @@ struct CSVTable {
     var rows: [(line: Int, fields: [String])]
     let path: String
 
+    /// Labels files list one image per row: VisA's `1cls.csv` (10,821 images) is ~1 MB.
+    /// 256 MiB is hundreds of times any real one and still fits in memory as text.
+    static let maxFileBytes = 256 << 20
+    /// Characters in one row (a quoted field's line breaks included). A row is a few paths
+    /// and labels, ~100 characters; the bound stops an unterminated quote or a binary file
+    /// from turning into one huge field.
+    static let maxRowCharacters = 1 << 16
+    /// Fields in one row. Labels files have 3–6 columns.
+    static let maxColumns = 1024
+
     static func read(_ url: URL) throws -> CSVTable {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? Int, size > maxFileBytes {
+            throw DatasetError("\(url.path): CSV file has \(size) bytes; a labels file may have at most \(maxFileBytes) bytes")
+        }
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)
@@ -21,7 +34,7 @@ struct CSVTable {
     static func parse(_ text: String, path: String) throws -> CSVTable {
         var records: [(Int, [String])] = []
         var field = "", fields: [String] = []
-        var inQuotes = false, line = 1, recordLine = 1
+        var inQuotes = false, line = 1, recordLine = 1, recordStart = 0
         var chars = Array(text.unicodeScalars)
         if chars.first == "\u{FEFF}" { chars.removeFirst() }
         var i = 0
@@ -34,6 +47,9 @@ struct CSVTable {
         }
         while i < chars.count {
             let c = chars[i]
+            guard i - recordStart < maxRowCharacters || (!inQuotes && (c == "\n" || c == "\r")) else {
+                throw DatasetError("\(path):\(recordLine): row longer than \(maxRowCharacters) characters; a labels file may have at most \(maxRowCharacters) per row")
+            }
             if inQuotes {
                 if c == "\"" {
                     if i + 1 < chars.count && chars[i + 1] == "\"" { field.unicodeScalars.append("\""); i += 1 } else { inQuotes = false }
@@ -44,12 +60,16 @@ struct CSVTable {
             } else if c == "\"" {
                 inQuotes = true
             } else if c == "," {
+                guard fields.count + 1 < maxColumns else {
+                    throw DatasetError("\(path):\(recordLine): more than \(maxColumns) columns; a labels file may have at most \(maxColumns)")
+                }
                 fields.append(field); field = ""
             } else if c == "\n" || c == "\r" {
                 if c == "\r" && i + 1 < chars.count && chars[i + 1] == "\n" { i += 1 }
                 endRecord()
                 line += 1
                 recordLine = line
+                recordStart = i + 1
             } else {
                 field.unicodeScalars.append(c)
             }

@@ -49,6 +49,13 @@ private final class ResultSlots<T>: @unchecked Sendable {
 /// preprocessed in parallel, and only one batch is held decoded at a time, so a dataset of
 /// thousands of images never sits in memory as pixels.
 public struct PreprocessedBatches: Sendable {
+    /// Bytes one batch's images may decode to (3 per pixel, from their headers), checked
+    /// before any is decoded. Each image is already under `ImageDecoder.maxPixels`; this
+    /// bounds the decoding work of a whole batch, which many large images could otherwise
+    /// multiply by `batchSize`. Real batches are far below it: 256 MVTec images of
+    /// 1024×1024 decode to 0.8 GB, 256 VisA images of ~1.5 megapixels to ~1.2 GB.
+    public static let maxBatchDecodedBytes = 1 << 31
+
     public let urls: [URL]
     public let batchSize: Int
     public let preprocessor: Preprocessor
@@ -76,14 +83,30 @@ public struct PreprocessedBatches: Sendable {
 
     /// The next batch with each file's own outcome, or nil at the end: for a caller that
     /// skips a bad file (reporting its path and reason) and keeps the rest of the batch.
-    public mutating func nextOutcomes() -> [Result<ImagePlanes, any Error>]? {
+    /// A batch over the decoded-size limit is still an error of the whole batch.
+    public mutating func nextOutcomes() throws -> [Result<ImagePlanes, any Error>]? {
         guard position < urls.count else { return nil }
         let range = position..<min(position + batchSize, urls.count)
         position = range.upperBound
         let batch = Array(urls[range])
         let pre = preprocessor
+        try checkDecodedBytes(batch, first: range.lowerBound)
         return parallelMap(batch.count, threads: threads) { i in
             Result { try pre.image(at: batch[i]) }
+        }
+    }
+
+    /// Refuses the batch when its images' headers add up to more than
+    /// `maxBatchDecodedBytes`. A header that cannot be read is skipped here: decoding that
+    /// file reports it, in index order with the batch's other failures.
+    private func checkDecodedBytes(_ batch: [URL], first: Int) throws {
+        var total = 0
+        for (i, url) in batch.enumerated() {
+            guard let head = try? preprocessor.decoder.header(at: url) else { continue }
+            total += head.width * head.height * 3
+            guard total <= Self.maxBatchDecodedBytes else {
+                throw PreprocessingError(message: "\(url.path): images \(first + 1)…\(first + i + 1) of the batch decode to \(total) bytes (this one \(head.width)×\(head.height)), over the limit of \(Self.maxBatchDecodedBytes) bytes per batch; lower batch_size")
+            }
         }
     }
 }

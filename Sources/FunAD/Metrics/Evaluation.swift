@@ -81,6 +81,8 @@ public struct EvaluationResult: Sendable {
     public var perDefectType: [SubsetMetrics]
     public var imageROC: [ROCPoint]
     public var pixelROC: [ROCPoint]
+    /// The overall PRO curve up to `fprLimit` (empty when AUPRO is undefined).
+    public var proCurve: [PROPoint] = []
     public var fprLimit: Double
 }
 
@@ -120,9 +122,12 @@ public enum Evaluation {
         let overall = subset(name: "overall", normal: normal.count, anomalous: anomalousCount, image: allImage,
                              pixels: allPixels, hasMaps: maps != nil, options: options)
         let pixelROC = allPixels.flatMap { $0.missingMask == nil ? BinaryMetrics.rocCurve($0.ranked, maxPoints: options.rocPoints) : nil } ?? []
+        let proCurve = allPixels.flatMap {
+            $0.missingMask == nil ? BinaryMetrics.proCurve($0.ranked, fprLimit: options.fprLimit, maxPoints: options.rocPoints) : nil
+        } ?? []
         return EvaluationResult(overall: overall, perDefectType: rows,
                                 imageROC: BinaryMetrics.rocCurve(allImage, maxPoints: options.rocPoints),
-                                pixelROC: pixelROC, fprLimit: options.fprLimit)
+                                pixelROC: pixelROC, proCurve: proCurve, fprLimit: options.fprLimit)
     }
 
     static func imageRanked(_ idx: [Int], scores: [Float], samples: [EvaluationSample]) -> RankedScores {

@@ -54,6 +54,22 @@ public enum Overlay {
     }
 }
 
+extension Overlay {
+    /// Image extensions dropped from an id before ".png" is appended.
+    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"]
+
+    /// `NN-role-rank-id.png` for the `order`-th overlay (1-based): the id's "/" become "_"
+    /// and image extensions at its end are dropped, so that "crack/003.png" gives
+    /// "01-missed-defect-1-crack_003.png" and every name ends in exactly one ".png".
+    public static func fileName(order: Int, pick: OverlayPick, id: String) -> String {
+        var stem = id.replacingOccurrences(of: "/", with: "_")
+        while let dot = stem.lastIndex(of: "."), imageExtensions.contains(stem[stem.index(after: dot)...].lowercased()) {
+            stem = String(stem[..<dot])
+        }
+        return String(format: "%02d-%@-%d-%@.png", order, pick.role.rawValue, pick.rank, stem)
+    }
+}
+
 /// Which test images get an overlay, most informative first.
 public struct OverlayPick: Sendable, Equatable {
     public enum Role: String, Sendable {

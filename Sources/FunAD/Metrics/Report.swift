@@ -70,6 +70,11 @@ public enum EvaluationReport {
         return s
     }
 
+    /// The PRO curve as `fpr,pro,threshold` (the first point's threshold is `inf`).
+    public static func proCSV(_ points: [PROPoint]) -> String {
+        "fpr,pro,threshold\n" + points.map { "\($0.fpr),\($0.pro),\($0.threshold.isInfinite ? "inf" : "\($0.threshold)")" }.joined(separator: "\n") + "\n"
+    }
+
     public static func rocCSV(_ points: [ROCPoint]) -> String {
         "fpr,tpr,threshold\n" + points.map { "\($0.fpr),\($0.tpr),\($0.threshold.isInfinite ? "inf" : "\($0.threshold)")" }.joined(separator: "\n") + "\n"
     }
@@ -91,8 +96,8 @@ public enum EvaluationReport {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
-    /// Writes metrics.json, metrics.md, metrics.csv, roc_image.csv and roc_pixel.csv into
-    /// `directory`; returns their URLs.
+    /// Writes metrics.json, metrics.md, metrics.csv, roc_image.csv, roc_pixel.csv and
+    /// pro_curve.csv into `directory`; returns their URLs.
     @discardableResult
     public static func write(_ r: EvaluationResult, to directory: URL) throws -> [URL] {
         do {
@@ -103,6 +108,7 @@ public enum EvaluationReport {
                 ("metrics.csv", Data(csv(r).utf8)),
                 ("roc_image.csv", Data(rocCSV(r.imageROC).utf8)),
                 ("roc_pixel.csv", Data(rocCSV(r.pixelROC).utf8)),
+                ("pro_curve.csv", Data(proCSV(r.proCurve).utf8)),
             ]
             return try files.map { name, data in
                 let url = directory.appendingPathComponent(name)

@@ -27,6 +27,16 @@ public enum PyTorchCheckpoint {
     /// Nesting deeper than this is refused (state dicts are 1–3 levels deep).
     static let maxNesting = 32
 
+    /// Float32 bytes all tensors of a file may take once read, per byte of the file (plus
+    /// `tensorBytesAllowance`). Storages hold ≥ 2 bytes per float element, so honest
+    /// tensors take at most 2× the file; tied weights (one storage viewed twice) double
+    /// that. Without this bound, many zero-stride views of one storage (each allowed up to
+    /// 16× its storage) could turn a small file into gigabytes of floats.
+    static let maxTensorBytesPerFileByte = 4
+    /// Room for the tiny files of tests and toy models, whose few tensors may view a small
+    /// storage several times.
+    static let tensorBytesAllowance = 1 << 20
+
     /// The float tensors of the checkpoint at `url`, keyed by their (flattened) names;
     /// with `prefix`, only names that start with it, with the prefix removed.
     public static func read(_ url: URL, prefix: String? = nil) throws -> [String: WeightTensor] {
@@ -67,9 +77,9 @@ public enum PyTorchCheckpoint {
         let range = zip.entries[pkl]!.dataRange
         return try data.withUnsafeBytes { raw in
             let pickle = UnsafeRawBufferPointer(rebasing: raw[range])
-            var unpickler = RestrictedUnpickler(name: "\(name) [\(pkl)]", bytes: pickle)
+            var unpickler = RestrictedUnpickler(name: "\(name) [\(pkl)]", bytes: pickle, fileSize: data.count)
             let top = try unpickler.load()
-            return try collect(top, arena: unpickler.arena, name: name, prefix: prefix) { key in
+            return try collect(top, arena: unpickler.arena, name: name, prefix: prefix, fileSize: data.count) { key in
                 guard let entry = zip.entries[root + "data/" + key] else {
                     throw WeightsError("\(name): storage '\(key)' is missing from the archive (expected member '\(root)data/\(key)')")
                 }
@@ -131,7 +141,7 @@ public enum PyTorchCheckpoint {
                 ranges[key] = (p + 8)..<(p + 8 + Int(n) * size)
                 p += 8 + Int(n) * size
             }
-            return try collect(top, arena: main.arena, name: name, prefix: prefix) { key in
+            return try collect(top, arena: main.arena, name: name, prefix: prefix, fileSize: data.count) { key in
                 guard let r = ranges[key] else { throw WeightsError("\(name): storage '\(key)' has no data in the file") }
                 return UnsafeRawBufferPointer(rebasing: raw[r])
             }
@@ -157,7 +167,7 @@ public enum PyTorchCheckpoint {
     }
 
     private static func collect(
-        _ top: PickleValue, arena: PickleArena, name: String, prefix: String?,
+        _ top: PickleValue, arena: PickleArena, name: String, prefix: String?, fileSize: Int,
         bytesOf: (String) throws -> UnsafeRawBufferPointer
     ) throws -> Contents {
         guard case .dict(let root) = top else {
@@ -196,6 +206,7 @@ public enum PyTorchCheckpoint {
                 throw WeightsError("\(name): no tensor name starts with prefix '\(prefix)'; top-level names: \(tops.joined(separator: ", "))")
             }
         }
+        try checkTotalTensorBytes(selected.filter { $0.1.storage.type.isFloatingPoint }.map(\.1), name: name, fileSize: fileSize)
         var tensors: [String: WeightTensor] = [:]
         var skippedInts: [String] = []
         for (key, ref) in selected {
@@ -208,6 +219,26 @@ public enum PyTorchCheckpoint {
         }
         if ignored > 0 { notes.append("ignored \(ignored) non-tensor value(s)") }
         return Contents(tensors: tensors, notes: notes)
+    }
+
+    /// Refuses a file whose tensors would take more float32 bytes than
+    /// `maxTensorBytesPerFileByte` × its size + `tensorBytesAllowance`, before any is read.
+    static func checkTotalTensorBytes(_ refs: [PickleTensorRef], name: String, fileSize: Int) throws {
+        let (scaled, o1) = fileSize.multipliedReportingOverflow(by: maxTensorBytesPerFileByte)
+        let limit = o1 ? Int.max : scaled.addingReportingOverflow(tensorBytesAllowance).partialValue
+        var total = 0
+        for ref in refs {
+            var bytes = MemoryLayout<Float>.size
+            for n in ref.shape where n >= 0 {
+                let (b, o) = bytes.multipliedReportingOverflow(by: n)
+                bytes = o ? Int.max : b
+            }
+            let (t, o) = total.addingReportingOverflow(bytes)
+            total = o ? Int.max : t
+            guard total <= limit else {
+                throw WeightsError("\(name): refused: its tensors would take more than \(limit) bytes as float32 (the limit is \(maxTensorBytesPerFileByte) × the file's \(fileSize) bytes + \(tensorBytesAllowance))")
+            }
+        }
     }
 
     /// Gathers a (possibly strided) view of a storage into a contiguous row-major Float array.

@@ -132,10 +132,18 @@ struct PickleTensorRef {
 /// refused. Every refusal names the file, the opcode and its byte offset.
 ///
 /// Bounds against hostile input: memo entries, stack depth, mark depth, string lengths
-/// (checked against the bytes left before anything is allocated).
+/// (checked against the bytes left before anything is allocated), and storage sizes
+/// (checked against the real size of the file that must hold them).
 struct RestrictedUnpickler {
+    /// Memo entries. A state dict memoises each tensor, storage, key and tuple once: a
+    /// few per tensor, so ~10⁴ for the largest backbones. 2²⁰ entries of a 40-byte value
+    /// are ~40 MB, and the index range bounds LONG_BINPUT's otherwise 32-bit index.
     static let maxMemo = 1 << 20
+    /// Values on the stack at once. A state dict pushes one SETITEMS batch (≤ 1000
+    /// pairs, as pickle writes them) on top of a handful of containers; 2²⁰ values are
+    /// ~40 MB and keep a file of NONE opcodes from growing the stack without bound.
     static let maxStack = 1 << 20
+    /// Nested MARKs (open tuples and batches): a state dict nests 3–4.
     static let maxMarks = 4096
 
     /// Globals a weights file may name. Storage classes are only legal inside persistent
@@ -164,12 +172,15 @@ struct RestrictedUnpickler {
     private(set) var position: Int
     /// Added to positions in messages (where this pickle starts in the file).
     let baseOffset: Int
+    /// Bytes of the whole file: every storage's data must fit in it.
+    let fileSize: Int
 
-    init(name: String, bytes: UnsafeRawBufferPointer, start: Int = 0, baseOffset: Int = 0) {
+    init(name: String, bytes: UnsafeRawBufferPointer, start: Int = 0, baseOffset: Int = 0, fileSize: Int? = nil) {
         self.name = name
         self.bytes = bytes
         self.position = start
         self.baseOffset = baseOffset
+        self.fileSize = fileSize ?? bytes.count
     }
 
     private func fail(_ message: String, at offset: Int) -> WeightsError {
@@ -399,6 +410,11 @@ struct RestrictedUnpickler {
             throw fail("refused: storage '\(key)' is a view of another storage (pre-1.0 format)", at: at)
         }
         guard count >= 0 else { throw fail("malformed pickle: storage '\(key)' declares \(count) elements", at: at) }
+        // A storage's bytes are in the same file: a count that cannot fit is refused here,
+        // before any tensor is sized from it.
+        guard count <= fileSize / type.elementSize else {
+            throw fail("refused: storage '\(key)' declares \(count) elements of \(type.elementSize) bytes, more than the file's \(fileSize) bytes", at: at)
+        }
         return .storage(PickleStorageRef(key: key, type: type, count: count))
     }
 

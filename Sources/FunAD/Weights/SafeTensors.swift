@@ -26,6 +26,10 @@ public struct WeightsError: Error, CustomStringConvertible, Sendable {
 /// byte offsets into the data section, then the raw little-endian data.
 /// Reading accepts F32, F16 and BF16 (converted to Float); writing emits F32.
 public enum SafeTensors {
+    /// The JSON header's length. The reference implementation refuses headers over 100 MB
+    /// (its `MAX_HEADER_SIZE`); real headers are ~100 bytes per tensor, so ~100 KB.
+    static let maxHeaderBytes = 100_000_000
+
     public static func read(_ url: URL) throws -> [String: WeightTensor] {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
@@ -38,8 +42,11 @@ public enum SafeTensors {
         guard data.count >= 8 else { throw WeightsError("\(name): not a safetensors file (shorter than its 8-byte header length)") }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(data[data.startIndex + i]) << (8 * UInt64(i)) }
-        guard headerLength <= UInt64(data.count - 8), headerLength <= 100_000_000 else {
+        guard headerLength <= UInt64(data.count - 8) else {
             throw WeightsError("\(name): safetensors header length \(headerLength) exceeds the file size \(data.count)")
+        }
+        guard headerLength <= UInt64(maxHeaderBytes) else {
+            throw WeightsError("\(name): safetensors header length \(headerLength) is over the limit of \(maxHeaderBytes) bytes")
         }
         let headerStart = data.startIndex + 8
         let dataStart = headerStart + Int(headerLength)
@@ -48,7 +55,8 @@ public enum SafeTensors {
             throw WeightsError("\(name): safetensors header is not a JSON object")
         }
         let payloadCount = data.count - 8 - Int(headerLength)
-        var result: [String: WeightTensor] = [:]
+        // First every entry's place, checked; nothing is allocated until all fit.
+        var spans: [(range: Range<Int>, key: String, dtype: String, shape: [Int], count: Int)] = []
         for (key, value) in json where key != "__metadata__" {
             guard let entry = value as? [String: Any],
                   let dtype = entry["dtype"] as? String,
@@ -63,11 +71,28 @@ public enum SafeTensors {
             default: throw WeightsError("\(name): tensor '\(key)' has dtype \(dtype); expected F32, F16 or BF16")
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw WeightsError("\(name): tensor '\(key)' has a negative dimension") }
-            let count = shape.reduce(1, *)
+            // dtype × shape, without overflow: a product past the data section cannot fit anyway.
+            var byteCount = elementSize
+            for n in shape {
+                let (b, o) = byteCount.multipliedReportingOverflow(by: n)
+                byteCount = o || b > payloadCount ? payloadCount + 1 : b
+            }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, end >= begin, end <= payloadCount, end - begin == count * elementSize else {
+            guard begin >= 0, end >= begin, end <= payloadCount, end - begin == byteCount else {
                 throw WeightsError("\(name): tensor '\(key)' offsets \(begin)..<\(end) do not fit shape \(shape) of \(dtype) in \(payloadCount) data bytes")
             }
+            spans.append((begin..<end, key, dtype, shape, byteCount / elementSize))
+        }
+        // Each tensor owns its bytes (the format's rule): overlapping ranges mean a
+        // hand-made or corrupted file whose values would alias, and many tensors over
+        // the same bytes could make a small file decode to any size.
+        let placed = spans.filter { !$0.range.isEmpty }.sorted { ($0.range.lowerBound, $0.key) < ($1.range.lowerBound, $1.key) }
+        for (a, b) in zip(placed, placed.dropFirst()) where b.range.lowerBound < a.range.upperBound {
+            throw WeightsError("\(name): tensors '\(a.key)' (bytes \(a.range.lowerBound)..<\(a.range.upperBound)) and '\(b.key)' (bytes \(b.range.lowerBound)..<\(b.range.upperBound)) overlap; each tensor must have its own bytes")
+        }
+        var result: [String: WeightTensor] = [:]
+        for (range, key, dtype, shape, count) in spans {
+            let begin = range.lowerBound
             var values = [Float](repeating: 0, count: count)
             data.withUnsafeBytes { raw in
                 let base = raw.baseAddress! + 8 + Int(headerLength) + begin

@@ -13,6 +13,12 @@ struct StoredZipArchive {
 
     let entries: [String: Entry]
 
+    /// Members in one archive. A checkpoint has one member per storage plus a few
+    /// (`data.pkl`, `version`, `byteorder`): ~10³ for the largest backbones. The central
+    /// directory's size bounds the count too (46 bytes per entry); this bounds the work
+    /// of a directory that claims millions of tiny entries.
+    static let maxEntries = 100_000
+
     /// True when `data` starts with a zip local-file or end-of-directory signature.
     static func looksLikeZip(_ data: Data) -> Bool {
         guard data.count >= 4 else { return false }
@@ -63,6 +69,9 @@ struct StoredZipArchive {
         guard count <= cdSize / 46 else {
             throw WeightsError("\(name): zip declares \(count) entries, more than its central directory can hold")
         }
+        guard count <= maxEntries else {
+            throw WeightsError("\(name): zip declares \(count) entries; a checkpoint may have at most \(maxEntries)")
+        }
 
         var result: [String: Entry] = [:]
         var q = cdOffset
@@ -71,6 +80,7 @@ struct StoredZipArchive {
             guard q + 46 <= cdEnd, u32(q) == 0x0201_4b50 else {
                 throw WeightsError("\(name): zip central directory entry \(i) is malformed at byte \(q)")
             }
+            let flags = u16(q + 8)
             let method = u16(q + 10)
             var compressed = u32(q + 20)
             var uncompressed = u32(q + 24)
@@ -94,6 +104,16 @@ struct StoredZipArchive {
                 }
                 e += 4 + len
             }
+            // Member names are looked up, never written to disk; still, a name that would
+            // escape a folder when extracted marks a crafted archive, not a checkpoint.
+            let parts = entryName.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "/" || $0 == "\\" })
+            let absolute = entryName.hasPrefix("/") || entryName.hasPrefix("\\") || entryName.dropFirst().hasPrefix(":")
+            guard !absolute, !parts.contains("..") else {
+                throw WeightsError("\(name): zip entry name '\(entryName)' is absolute or contains '..'; refused")
+            }
+            guard result[entryName] == nil else {
+                throw WeightsError("\(name): zip entry '\(entryName)' appears twice; refused")
+            }
             guard method == 0 else {
                 throw WeightsError("\(name): zip entry '\(entryName)' uses compression method \(method); PyTorch checkpoints store entries uncompressed (method 0)")
             }
@@ -102,6 +122,14 @@ struct StoredZipArchive {
             }
             guard localOffset <= size - 30, u32(localOffset) == 0x0403_4b50 else {
                 throw WeightsError("\(name): zip entry '\(entryName)' has no local header at byte \(localOffset)")
+            }
+            // Declared sizes must agree: the local header's (unless deferred to a data
+            // descriptor, flag bit 3, or moved to ZIP64 fields) with the directory's.
+            if flags & 0x8 == 0 {
+                let localCompressed = u32(localOffset + 18), localUncompressed = u32(localOffset + 22)
+                for (local, central) in [(localCompressed, compressed), (localUncompressed, uncompressed)] where local != 0xFFFF_FFFF && local != central {
+                    throw WeightsError("\(name): zip entry '\(entryName)' declares \(local) bytes in its local header but \(central) in the central directory")
+                }
             }
             let dataStart = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
             guard dataStart <= size, compressed <= size - dataStart else {

@@ -188,7 +188,7 @@ struct Predictor {
                 overlays: overlays)
         }
 
-        while let outcomes = timed(\.decoding, { batches.nextOutcomes() }) {
+        while let outcomes = try timed(\.decoding, { try batches.nextOutcomes() }) {
             try checkCancellation()
             let batchStart = position
             position += outcomes.count

@@ -27,15 +27,18 @@ enum FeatureFiles {
 /// The `features:` parameter of the stages that fit a model (`train`, `patchcore`): how
 /// f_ij is read (see `PatchFeatureTransform`). Defaults are the paper's f_ij.
 enum FeatureTransformParameters {
+    // No declared defaults: an unset option stays out of the cache key, so models trained
+    // before the option existed keep their keys (unset = 1 and 1, the paper's f_ij).
     static let declaration = ParameterDeclaration("features", .object([
-        .init("neighbourhood", .int(range: 1...15), default: .int(1),
-              help: "average each local vector over this odd window of the patch grid (1: none, the paper; 3: PatchCore's 3×3)"),
-        .init("global_weight", .double(range: 0...100), default: .double(1),
-              help: "multiply the global part of f_ij (1: the paper; with Lite0 the global vector is 89 % of the dimensions)"),
+        .init("neighbourhood", .int(range: 1...15),
+              help: "average each local vector over this odd window of the patch grid (unset or 1: none, the paper; 3: PatchCore's 3×3)"),
+        .init("global_weight", .double(range: 0...100),
+              help: "multiply the global part of f_ij (unset or 1: the paper; with Lite0 the global vector is 89 % of the dimensions)"),
     ]), help: "how patch features are read (not in the paper; stored with the model so infer reads the same)")
 
     static func transform(_ p: Parameters) throws -> PatchFeatureTransform {
-        let t = PatchFeatureTransform(neighbourhood: p.int("features.neighbourhood"), globalWeight: Float(p.double("features.global_weight")))
+        let t = PatchFeatureTransform(neighbourhood: p.value(at: "features.neighbourhood")?.intValue ?? 1,
+                                      globalWeight: Float(p.value(at: "features.global_weight")?.doubleValue ?? 1))
         do { try t.validate() } catch { throw StageError("parameter 'features': \(error)") }
         return t
     }

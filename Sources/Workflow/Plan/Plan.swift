@@ -88,17 +88,25 @@ public struct Planner {
     }
 
     /// Parameters as canonical JSON with paths inside the workflow's folder made relative,
-    /// so moving a project folder does not invalidate its cache.
+    /// so moving a project folder does not invalidate its cache. Empty objects are left
+    /// out: an option group whose members have no defaults and were not set resolves to
+    /// `{}` and changes nothing, so adding such a group to a stage type keeps the keys of
+    /// every workflow that does not use it (and their cached results).
     static func canonicalParameters(_ p: Parameters, base: URL) -> String {
         let basePath = base.standardizedFileURL.path + "/"
         func rel(_ v: ParameterValue) -> ParameterValue {
             switch v {
             case .path(let s): return .path(s.hasPrefix(basePath) ? String(s.dropFirst(basePath.count)) : s)
             case .list(let items): return .list(items.map(rel))
-            case .object(let fields): return .object(fields.mapValues(rel))
+            case .object(let fields): return .object(fields.mapValues(rel).filter { !isEmptyObject($0.value) })
             default: return v
             }
         }
-        return ParameterValue.object(p.values.mapValues(rel)).canonicalJSON
+        return rel(.object(p.values)).canonicalJSON
+    }
+
+    private static func isEmptyObject(_ v: ParameterValue) -> Bool {
+        if case .object(let fields) = v { return fields.isEmpty }
+        return false
     }
 }

@@ -76,7 +76,7 @@ struct VariableSubstitution {
     }
 }
 
-/// How YAML 1.1 (as LibYAML/Yams resolve it) reads an unquoted scalar's text.
+/// How YAML 1.1 (as LibYAML-based readers resolve it) reads an unquoted scalar's text.
 enum PlainScalar {
     static func kind(of text: String) -> YAMLValue.ScalarKind {
         switch text {

@@ -1,7 +1,5 @@
-import Yams
-
-/// A YAML value with the place it came from. The engine's own tree (rather than Yams'
-/// `Node`) so that every later step — substitution, validation, overrides — keeps a
+/// A YAML value with the place it came from. The engine's own tree (built from LibYAML's
+/// events by `YAMLComposer`) so that every later step — substitution, validation, overrides — keeps a
 /// location to report, and so that values are plain Sendable data.
 public indirect enum YAMLValue: Sendable, Equatable {
     /// A scalar keeps its text and how YAML resolved it (int, float, bool, null, str).
@@ -55,96 +53,46 @@ public struct YAMLEntry: Sendable, Equatable {
     public var value: YAMLNode
 }
 
-/// Parses YAML text into `YAMLNode`s, turning the parser's errors into diagnostics with
-/// `file:line:column`.
+/// Parses YAML text into `YAMLNode`s with LibYAML's event parser (the system's libyaml,
+/// through `CYAML`), turning the parser's errors into diagnostics with `file:line:column`.
+/// Aliases are expanded here, against the budgets of `YAMLLimits`, so that a small hostile
+/// file cannot make funad build an exponentially large tree ("billion laughs").
 public enum YAMLReader {
     public static func parse(_ text: String, file: String) throws -> YAMLNode {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw diagnostic(for: error, text: text, file: file)
+        let size = text.utf8.count
+        guard size <= YAMLLimits.maximumDocumentBytes else {
+            throw Diagnostic("the file has \(size) bytes; a workflow file may have at most \(YAMLLimits.maximumDocumentBytes) bytes",
+                             at: SourceLocation(file: file, line: 1, column: 1))
+        }
+        var text = text
+        let root = try text.withUTF8 { bytes in
+            var composer = YAMLComposer(file: file)
+            return try composer.compose(bytes)
         }
         guard let root else {
             throw Diagnostic("the file is empty; expected a workflow mapping with 'stages'",
                              at: SourceLocation(file: file, line: 1, column: 1))
         }
-        return try convert(root, file: file)
+        return root
     }
+}
 
-    private static func location(_ mark: Mark?, _ file: String) -> SourceLocation {
-        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
-    }
-
-    private static func convert(_ node: Node, file: String) throws -> YAMLNode {
-        let at = location(node.mark, file)
-        switch node {
-        case .scalar(let scalar):
-            let kind: YAMLValue.ScalarKind
-            if scalar.style != .plain {
-                kind = .quoted  // quoted text is always a string, even "10"
-            } else {
-                kind = PlainScalar.kind(of: scalar.string)
-            }
-            return YAMLNode(.scalar(scalar.string, kind), at: at)
-        case .sequence(let seq):
-            return YAMLNode(.sequence(try seq.map { try convert($0, file: file) }), at: at)
-        case .mapping(let map):
-            var entries: [YAMLEntry] = []
-            for (k, v) in map {
-                guard case .scalar(let keyScalar) = k else {
-                    throw Diagnostic("mapping keys must be plain names; found a \(k.mapping != nil ? "mapping" : "list") as a key",
-                                     at: location(k.mark, file))
-                }
-                entries.append(YAMLEntry(key: keyScalar.string, keyLocation: location(k.mark, file),
-                                         value: try convert(v, file: file)))
-            }
-            return YAMLNode(.mapping(entries), at: at)
-        case .alias:
-            throw Diagnostic("YAML aliases (*name) are not supported in workflow files; write the value out", at: at)
-        }
-    }
-
-    private static func diagnostic(for error: YamlError, text: String, file: String) -> Diagnostic {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let while_ = context.map { " (\($0.text) started at line \($0.mark.line))" } ?? ""
-            return Diagnostic("malformed YAML: \(problem)\(while_)", at: location(mark, file))
-        case .reader(let problem, _, _, _):
-            return Diagnostic("malformed YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            // Yams reports the mapping, not the repeated key: find the second occurrence.
-            let name = duplicates.sorted().first ?? "?"
-            let places = keyOccurrences(of: name, in: text)
-            let at = places.count > 1 ? SourceLocation(file: file, line: places[1].line, column: places[1].column)
-                                      : location(context.mark, file)
-            let first = places.first.map { " (first defined at line \($0.line))" } ?? ""
-            return Diagnostic("duplicate key '\(name)'\(first); names in a mapping must be unique", at: at)
-        default:
-            return Diagnostic("malformed YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
-        }
-    }
-
-    /// Lines where `name:` starts a block-mapping key or appears as a flow key (`{name: …`).
-    static func keyOccurrences(of name: String, in text: String) -> [(line: Int, column: Int)] {
-        var found: [(Int, Int)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let chars = Array(line)
-            let needle = Array(name)
-            var j = 0
-            while j + needle.count <= chars.count {
-                if Array(chars[j..<j + needle.count]) == needle {
-                    let before = j == 0 ? " " : chars[j - 1]
-                    var k = j + needle.count
-                    while k < chars.count, chars[k] == " " { k += 1 }
-                    if (before == " " || before == "{" || before == ",") && k < chars.count && chars[k] == ":" {
-                        found.append((i + 1, j + 1))
-                    }
-                }
-                j += 1
-            }
-        }
-        return found
-    }
+/// What a workflow file may make the reader build. Each bound keeps the time and memory of
+/// reading a file proportional to its size, whatever the file says.
+enum YAMLLimits {
+    /// Workflow files are written by hand: the shipped ones are 1–3 KB. 1 MiB is hundreds of
+    /// times that, and LibYAML scans it in milliseconds.
+    static let maximumDocumentBytes = 1 << 20
+    /// Lists and mappings open at once. The same depth as the LibYAML copy inside Yams
+    /// refused before; workflows use 4–6 levels. Later steps (substitution, validation) walk
+    /// the tree recursively, so the bound also keeps their stacks small.
+    static let maximumDepth = 1000
+    /// Nodes in the tree once aliases are expanded (an alias counts as every node of the
+    /// value it copies). Shipped workflows have a few hundred; 100,000 nodes take ~10 MB
+    /// and are walked by substitution and validation in a few milliseconds. Expansion
+    /// itself shares storage, so refusing costs no more than counting.
+    static let maximumNodes = 100_000
+    /// Anchors (`&name`) defined in one file: each keeps a value alive for later aliases.
+    /// A workflow that shares settings needs a handful.
+    static let maximumAnchors = 1000
 }
