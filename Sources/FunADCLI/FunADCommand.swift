@@ -9,7 +9,8 @@ struct FunADCommand: AsyncParsableCommand {
         abstract: "Train and run FUN-AD anomaly detectors on unlabelled, contaminated image sets, as YAML workflows.",
         discussion: "Exit codes: 0 ok, 1 a stage failed, 2 invalid input or usage, 130 interrupted.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, StagesCommand.self, CacheCommand.self, ReportCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, StagesCommand.self, CacheCommand.self, ReportCommand.self,
+                      ExportCommand.self, PredictCommand.self]
             + extraSubcommands
     )
 

@@ -31,37 +31,25 @@ struct ExtractStage: StageType {
         let data = try context.input(Artifact.dataset)
         let train = try DatasetArtifact.readTraining(from: data.directory)
         let test = try DatasetArtifact.readTest(from: data.directory)
-        let name = p.string("backbone")
-        let prefix = p.string("weights_prefix")
-        let backbone = try BackboneCatalog.make(
-            name: name, weights: p.optionalString("weights").map { URL(fileURLWithPath: $0) },
-            prefix: prefix.isEmpty ? nil : prefix, randomSeed: p.value(at: "random_weights_seed")?.intValue,
-            localStages: (p["local_stages"]?.listValue ?? []).compactMap(\.intValue), global: p.string("global"))
-        let side = p.int("input_size")
+        let recipe = FeatureRecipe(p)
+        let name = recipe.backbone
+        let backbone = try recipe.makeBackbone(weights: p.optionalString("weights").map { URL(fileURLWithPath: $0) })
+        let side = recipe.inputSize
         let grid = backbone.gridSize(forInput: side)
-        let dtype: FeatureStore.DType = p.string("dtype") == "float32" ? .float32 : .float16
+        let dtype = recipe.storageType
         let normalization = try Normalization(mean: backbone.mean, std: backbone.std)
-        let preprocessor = try Preprocessor(resize: p.int("resize"), crop: side)
+        let preprocessor = try recipe.preprocessor()
         let total = train.count + test.count
         context.announce("\(name): \(total) images at \(side)×\(side) → global \(backbone.globalDim)-d + \(grid.height)×\(grid.width) local \(backbone.localDim)-d (\(dtype.rawValue))")
         var done = 0
         for (file, ids, urls) in [(FeaturesManifest.trainFile, train.map(\.id), train.map(\.path)),
                                   (FeaturesManifest.testFile, test.map(\.id), test.map(\.path))] {
-            let writer = try FeatureStoreWriter(url: context.outputDirectory.appendingPathComponent(file),
-                                                globalDim: backbone.globalDim, localDim: backbone.localDim,
-                                                gridHeight: grid.height, gridWidth: grid.width, dtype: dtype,
-                                                metadata: ["backbone": name])
-            var batches = try PreprocessedBatches(urls: urls, batchSize: p.int("batch_size"), preprocessor: preprocessor, threads: 2)
+            let writer = try recipe.writer(at: context.outputDirectory.appendingPathComponent(file), backbone: backbone)
+            var batches = try PreprocessedBatches(urls: urls, batchSize: recipe.batchSize, preprocessor: preprocessor, threads: 2)
             var start = 0
             while let batch = try batches.next() {
                 try context.checkCancellation()
-                var input = [Float]()
-                input.reserveCapacity(batch.count * 3 * side * side)
-                for var image in batch {
-                    try normalization.apply(to: &image)
-                    input += image.data
-                }
-                let features = try backbone.forward(input, batch: batch.count, side: side)
+                let features = try FeatureExtraction.forward(batch, backbone: backbone, normalization: normalization, side: side)
                 try writer.append(features, ids: Array(ids[start..<start + batch.count]))
                 start += batch.count
                 done += batch.count

@@ -5,7 +5,7 @@ import Workflow
 public enum FunADStages {
     /// The compiled-in stage types only.
     public static var registry: StageRegistry {
-        StageRegistry([DemoDataStage(), LoadStage(), SynthesizeStage(), ExtractStage(), TrainStage(), PatchCoreStage(), InferStage(), EvaluateStage()])
+        StageRegistry([DemoDataStage(), LoadStage(), SynthesizeStage(), ExtractStage(), TrainStage(), PatchCoreStage(), InferStage(), EvaluateStage(), PredictStage()])
     }
 
     /// The compiled-in types plus the plugin stages found in `pluginDirectories`

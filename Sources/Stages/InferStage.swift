@@ -32,12 +32,28 @@ struct InferStage: StageType {
         }
     }
 
+    /// The patch features `manifest`'s scorer reads from one feature file of an `extract`
+    /// result (`predict` reads its per-batch feature files through this too).
+    /// Applies the model's stored feature transform (`ModelManifest.features`).
+    static func scoringSource(_ featuresFile: URL, manifest: ModelManifest) throws -> any PatchFeatureSource {
+        try FeatureFiles.open(featuresFile.deletingLastPathComponent(), file: featuresFile.lastPathComponent, level: manifest.level,
+                              transform: manifest.features)
+    }
+
+    /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.
+    static func loadScorer(_ manifest: ModelManifest, weights: URL) throws -> any PatchScorer {
+        switch manifest.kind {
+        case .localNet: return try LocalNet(contentsOf: weights)
+        case .patchCore: return try PatchCore.load(from: weights)
+        }
+    }
+
     func run(_ context: StageContext) async throws {
         let p = context.parameters
         let modelDir = try context.input(Artifact.model).directory
         let featuresDir = try context.input(Artifact.features).directory
         let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
-        let source = try FeatureFiles.open(featuresDir, file: FeaturesManifest.testFile, level: manifest.level, transform: manifest.features)
+        let source = try Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.testFile), manifest: manifest)
         let ids = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.testFile).imageIds
         let weights = modelDir.appendingPathComponent(ModelManifest.weightsFile)
         let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
@@ -45,7 +61,7 @@ struct InferStage: StageType {
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
         let rule = Self.imageScoreRule(p)
         let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
-        let training = try wantTraining ? FeatureFiles.open(featuresDir, file: FeaturesManifest.trainFile, level: manifest.level, transform: manifest.features) : nil
+        let training = try wantTraining ? Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.trainFile), manifest: manifest) : nil
         // One scorer (loaded once: a PatchCore bank can be large) scores the test images,
         // with maps, and then the training images, scores only.
         func scoreAll(_ scorer: some PatchScorer) throws -> (test: InferenceResult, training: InferenceResult?) {
@@ -57,10 +73,7 @@ struct InferStage: StageType {
             }
             return (test, train)
         }
-        let (result, scoredTraining) = switch manifest.kind {
-        case .localNet: try scoreAll(try LocalNet(contentsOf: weights))
-        case .patchCore: try scoreAll(try PatchCore.load(from: weights))
-        }
+        let (result, scoredTraining) = try scoreAll(try Self.loadScorer(manifest, weights: weights))
         try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
         if let scoredTraining {

@@ -42,7 +42,7 @@ import Testing
             let r = try run([command, "bad.yaml"], in: dir)
             #expect(r.status == 2)
             #expect(r.stderr.split(separator: "\n") == [
-                "error: bad.yaml:2:16: stage 'data', field 'type': unknown stage type 'lod' (did you mean 'load'?); known types: demo-data, evaluate, extract, infer, load, patchcore, synthesize, train",
+                "error: bad.yaml:2:16: stage 'data', field 'type': unknown stage type 'lod' (did you mean 'load'?); known types: demo-data, evaluate, extract, infer, load, patchcore, predict, synthesize, train",
                 "error: bad.yaml:3:32: stage 'model', field 'needs': needs 'features', which is not a stage of this workflow",
                 "error: bad.yaml:3:58: stage 'model', field 'with.epochs': expected integer in 0...1000000, found the string 'many'",
             ])

@@ -141,7 +141,7 @@ private func scratchFolder(_ prefix: String) throws -> URL {
             Issue.record("expected a diagnostic")
         } catch let list as DiagnosticList {
             #expect(list.diagnostics.map(\.description) == [
-                "error: \(dir.appendingPathComponent("w.yaml").path):2:13: stage 'a', field 'type': unknown stage type 'bad-stage' (its plugin did not load: \(problem)); known types: demo-data, evaluate, extract, infer, load, patchcore, score-ensemble, synthesize, train",
+                "error: \(dir.appendingPathComponent("w.yaml").path):2:13: stage 'a', field 'type': unknown stage type 'bad-stage' (its plugin did not load: \(problem)); known types: demo-data, evaluate, extract, infer, load, patchcore, predict, score-ensemble, synthesize, train",
             ])
         }
     }

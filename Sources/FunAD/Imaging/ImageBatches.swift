@@ -78,16 +78,22 @@ public struct PreprocessedBatches: Sendable {
     /// The next batch (up to `batchSize` images, in order), or nil at the end. If any file
     /// in the batch fails, throws the first failure (by index).
     public mutating func next() throws -> [ImagePlanes]? {
+        try nextOutcomes()?.map { try $0.get() }
+    }
+
+    /// The next batch with each file's own outcome, or nil at the end: for a caller that
+    /// skips a bad file (reporting its path and reason) and keeps the rest of the batch.
+    /// A batch over the decoded-size limit is still an error of the whole batch.
+    public mutating func nextOutcomes() throws -> [Result<ImagePlanes, any Error>]? {
         guard position < urls.count else { return nil }
         let range = position..<min(position + batchSize, urls.count)
         position = range.upperBound
         let batch = Array(urls[range])
         let pre = preprocessor
         try checkDecodedBytes(batch, first: range.lowerBound)
-        let results = parallelMap(batch.count, threads: threads) { i in
+        return parallelMap(batch.count, threads: threads) { i in
             Result { try pre.image(at: batch[i]) }
         }
-        return try results.map { try $0.get() }
     }
 
     /// Refuses the batch when its images' headers add up to more than

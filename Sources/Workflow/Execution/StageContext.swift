@@ -9,6 +9,10 @@ public struct StageInput: Sendable {
     /// Folder holding its files (read-only: it lives in the cache).
     public var directory: URL
     public var key: String
+    /// That stage's validated parameters (defaults filled in), e.g. the feature recipe an
+    /// `extract` used, for a consumer that must reproduce it. Not part of any cache key
+    /// beyond `key`, which already covers them.
+    public var parameters: Parameters
 }
 
 /// Thrown by `StageContext.checkCancellation()` when the run is being stopped.

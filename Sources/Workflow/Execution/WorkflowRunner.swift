@@ -80,7 +80,7 @@ public final class WorkflowRunner: @unchecked Sendable {
                     let inputs = step.stage.needs.map { n -> StageInput in
                         let s = steps[n]!
                         return StageInput(stage: n, stageType: s.stage.declaration.type, produces: s.stage.declaration.produces,
-                                          directory: store.outputURL(s.key), key: s.key)
+                                          directory: store.outputURL(s.key), key: s.key, parameters: s.stage.parameters)
                     }
                     let logURL = logs.appendingPathComponent(CacheStore.safeName(name) + ".log")
                     group.addTask { (name, await self.execute(step, inputs: inputs, workflow: plan.workflow, log: logURL)) }

@@ -44,19 +44,20 @@ public final class ProgressBoard: @unchecked Sendable {
         drawLive(force: true)
     }
 
-    func started(_ stage: String) {
+    /// Starts showing `stage` (a workflow stage, or a command's own step such as `predict`).
+    public func started(_ stage: String) {
         lock.lock(); defer { lock.unlock() }
         active.append((stage, Active(started: Date())))
     }
 
-    func finished(_ stage: String) {
+    public func finished(_ stage: String) {
         lock.lock(); defer { lock.unlock() }
         active.removeAll { $0.0 == stage }
         clearLive()
         drawLive(force: true)
     }
 
-    func update(_ stage: String, completed: Int, total: Int?, unit: String, note: String?) {
+    public func update(_ stage: String, completed: Int, total: Int?, unit: String, note: String?) {
         lock.lock(); defer { lock.unlock() }
         guard let i = active.firstIndex(where: { $0.0 == stage }) else { return }
         active[i].1.completed = completed
