@@ -5,9 +5,11 @@ import Workflow
 /// `infer`: scores every test patch with the model (Local-Net or PatchCore), image score
 /// = max over patches (or the `image_score` alternative), anomaly map = bilinear to the crop size then Gaussian σ
 /// (METHOD.md step 5). Maps are written to one memory-mappable file.
+/// Version 3: Local-Net scores whole images (the global product once per image), the same
+/// scores as version 2 up to float rounding and about twice as fast with Lite0 features.
 struct InferStage: StageType {
     let declaration = StageDeclaration(
-        type: "infer", version: 2,
+        type: "infer", version: 3,
         summary: "image scores and anomaly maps for the test images (and image scores of the training images)",
         consumes: [Artifact.model, Artifact.features], produces: [Artifact.scores],
         parameters: [

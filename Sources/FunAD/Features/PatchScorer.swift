@@ -6,4 +6,16 @@ public protocol PatchScorer: Sendable {
     var dimension: Int { get }
     /// Scores `count` features (`count × dimension`, row-major) into `scores[count]`.
     func scorePatches(_ features: UnsafePointer<Float>, count: Int, into scores: UnsafeMutablePointer<Float>) throws
+    /// Scores whole images: `images × patchesPerImage` features, image-major. A scorer that
+    /// can use the image boundaries (Local-Net computes the global part of [global ‖ local_j]
+    /// once per image) overrides this; the default scores the patches one by one.
+    func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                     into scores: UnsafeMutablePointer<Float>) throws
+}
+
+extension PatchScorer {
+    public func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                            into scores: UnsafeMutablePointer<Float>) throws {
+        try scorePatches(features, count: images * patchesPerImage, into: scores)
+    }
 }

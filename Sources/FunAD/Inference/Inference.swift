@@ -101,7 +101,7 @@ public enum Inference {
             }
             try feats.withUnsafeBufferPointer { f in
                 try scores.withUnsafeMutableBufferPointer { s in
-                    try scorer.scorePatches(f.baseAddress!, count: batch * p, into: s.baseAddress!)
+                    try scorer.scoreImages(f.baseAddress!, images: batch, patchesPerImage: p, into: s.baseAddress!)
                 }
             }
             for i in 0..<batch {
