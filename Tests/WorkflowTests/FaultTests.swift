@@ -215,3 +215,52 @@ final class LineSink: @unchecked Sendable {
     func append(_ s: String) { lock.lock(); buffer += s; lock.unlock() }
     var text: String { lock.lock(); defer { lock.unlock() }; return buffer }
 }
+
+/// Run records read back for `cache gc`: a damaged record is set aside, never trusted, and
+/// the workflow's previous intact record decides what is still in use.
+@Suite struct RunRecordFaultTests {
+    /// Two runs of one workflow with different values, so their keys differ.
+    func twoRuns(_ s: Scratch) async throws -> (older: Set<String>, newer: URL) {
+        let path = s.write("w.yaml", FaultTests.chain(bytes: 10))
+        let first = try await s.run(path)
+        let older = Set((try s.record(first)["stages"] as! [[String: Any]]).map { $0["key"] as! String })
+        try await Task.sleep(nanoseconds: 1_100_000_000)  // run folders are named to the second
+        let second = try await s.run(path, settings: ["first.add=4"])
+        #expect(second.recordURL.deletingLastPathComponent() != first.recordURL.deletingLastPathComponent())
+        return (older, second.recordURL)
+    }
+
+    @Test(arguments: ["truncated", "not-a-record", "bad-key"])
+    func damagedLatestRecordFallsBackToThePreviousOne(_ damage: String) async throws {
+        let s = Scratch()
+        let (older, newer) = try await twoRuns(s)
+        let original = try Data(contentsOf: newer)
+        switch damage {
+        case "truncated": try original.prefix(original.count / 3).write(to: newer)
+        case "not-a-record": try Data("[1, 2]".utf8).write(to: newer)
+        default:
+            try String(decoding: original, as: UTF8.self).replacingOccurrences(of: "\"key\" : \"", with: "\"key\" : \"zz")
+                .write(to: newer, atomically: true, encoding: .utf8)
+        }
+        let reason = ["truncated": "not valid JSON", "not-a-record": "not a funad run record", "bad-key": "stage 1 has no valid cache key"][damage]!
+
+        let inUse = RunRecords.keysInUse(runsDirectory: s.runs)
+        #expect(inUse.keys == older)
+        #expect(inUse.notes == ["funad: run record \(newer.path) is damaged (\(reason)); renamed to run.json.damaged; using the run before it"])
+        #expect(!FileManager.default.fileExists(atPath: newer.path))
+        #expect(FileManager.default.fileExists(atPath: newer.path + ".damaged"))
+    }
+
+    @Test func intactLatestRecordIsUsedAndAKilledRunWithoutRecordIsPassedOver() async throws {
+        let s = Scratch()
+        let (_, newer) = try await twoRuns(s)
+        let newest = Set((try JSONSerialization.jsonObject(with: Data(contentsOf: newer)) as! [String: Any])["stages"]
+            .flatMap { $0 as? [[String: Any]] }!.map { $0["key"] as! String })
+        // A later run that was killed before writing its record.
+        try FileManager.default.createDirectory(at: s.runs.appendingPathComponent("w/99991231-235959-1/logs"), withIntermediateDirectories: true)
+        let inUse = RunRecords.keysInUse(runsDirectory: s.runs)
+        #expect(inUse.keys == newest)
+        #expect(inUse.notes.isEmpty)
+        #expect(inUse.records.map { $0.deletingLastPathComponent().lastPathComponent } == [newer.deletingLastPathComponent().lastPathComponent])
+    }
+}
