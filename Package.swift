@@ -17,6 +17,9 @@ let package = Package(
         .executable(name: "funad", targets: ["FunADCLI"]),
         .library(name: "Workflow", targets: ["Workflow"]),
         .library(name: "FunAD", targets: ["FunAD"]),
+        // The funad stage types, for tools that embed them (the fuzz harnesses in Fuzz/
+        // validate workflows against the real registry).
+        .library(name: "Stages", targets: ["Stages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

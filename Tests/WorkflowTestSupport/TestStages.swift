@@ -5,7 +5,7 @@ import Workflow
 /// files, so every expectation can be worked out by hand.
 public enum TestStages {
     public static var registry: StageRegistry {
-        StageRegistry([EmitStage(), AddStage(), SlowStage(), FailStage(), ReadFileStage(), NoopStage()])
+        StageRegistry([EmitStage(), AddStage(), SlowStage(), FailStage(), ReadFileStage(), NoopStage(), BlobStage()])
     }
 
     /// Counts stage executions and the most that ran at once, across threads.
@@ -138,4 +138,20 @@ struct NoopStage: StageType {
         parameters: [.init("id", .int(), default: .int(0), help: "distinguishes stages")])
 
     func run(_ context: StageContext) async throws {}
+}
+
+/// Writes `bytes` bytes of filler to `blob.bin`, then the sum of the upstream numbers plus
+/// `add`: a stage whose output is large enough to hit a file-size limit (a full disk).
+struct BlobStage: StageType {
+    let declaration = StageDeclaration(
+        type: "blob", version: 1, summary: "writes a large file and a number", optionallyConsumes: ["number"], produces: ["number"],
+        parameters: [.init("bytes", .int(range: 0...100_000_000), required: true, help: "size of blob.bin"),
+                     .init("add", .int(), default: .int(0), help: "added to the sum")])
+
+    func run(_ context: StageContext) async throws {
+        var sum = context.parameters.int("add")
+        for input in context.inputs { sum += try readNumber(in: input.directory) }
+        try Data(repeating: 0x2A, count: context.parameters.int("bytes")).write(to: context.outputDirectory.appendingPathComponent("blob.bin"))
+        try writeNumber(sum, to: context.outputDirectory)
+    }
 }

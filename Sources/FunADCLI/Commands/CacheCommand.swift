@@ -32,15 +32,10 @@ struct CacheCommand: ParsableCommand {
             let lock = try FileLock(path: store.lockPath) { holder in
                 FileHandle.standardError.write(Data("funad: cache in use by \(holder); waiting…\n".utf8))
             }
-            var keep: Set<String> = []
-            let runs = cache.runsURL
-            for wf in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
-                let record = runs.appendingPathComponent(wf).appendingPathComponent("latest/run.json")
-                guard let data = try? Data(contentsOf: record),
-                      let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let stages = obj["stages"] as? [[String: Any]] else { continue }
-                for s in stages { if let k = s["key"] as? String { keep.insert(k) } }
-            }
+            // The newest intact record per workflow; damaged ones are set aside with a note.
+            let inUse = RunRecords.keysInUse(runsDirectory: cache.runsURL)
+            for note in inUse.notes { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+            let keep = inUse.keys
             let removed = store.removeEntries(except: keep)
             withExtendedLifetime(lock) {}
             print("removed \(removed.count) entries (\(byteString(removed.reduce(0) { $0 + $1.totalBytes }))); kept \(keep.count) used by latest runs")

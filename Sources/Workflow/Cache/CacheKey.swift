@@ -111,10 +111,23 @@ public final class FileDigests: @unchecked Sendable {
     private var dirty = false
     private let lock = NSLock()
 
+    /// Set when the memo file existed but could not be read as digests (truncated or
+    /// garbled): it was moved to `quarantine/` next to it, never trusted, and every input
+    /// is hashed afresh. One line for the user saying so.
+    public private(set) var damagedMemoNote: String?
+
     public init(memoFile: URL?) {
         memoURL = memoFile
-        if let memoFile, let data = try? Data(contentsOf: memoFile),
-           let m = try? JSONDecoder().decode([String: Memo].self, from: data) { memo = m } else { memo = [:] }
+        memo = [:]
+        guard let memoFile, let data = try? Data(contentsOf: memoFile) else { return }
+        if let m = try? JSONDecoder().decode([String: Memo].self, from: data) { memo = m; return }
+        let quarantine = memoFile.deletingLastPathComponent().appendingPathComponent("quarantine")
+        let name = "\(memoFile.lastPathComponent)-\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.prefix(6))"
+        let moved = (try? FileManager.default.createDirectory(at: quarantine, withIntermediateDirectories: true)) != nil
+            && (try? FileManager.default.moveItem(at: memoFile, to: quarantine.appendingPathComponent(name))) != nil
+        damagedMemoNote = "funad: \(memoFile.lastPathComponent) is damaged (not a valid digest list)"
+            + (moved ? "; moved to quarantine/\(name)" : "; ignored") + "; input digests are recomputed"
+        dirty = true  // write a sound memo back even if no digest changes
     }
 
     public func digest(ofPath path: String) throws -> String {

@@ -24,7 +24,12 @@ public struct CacheEntryInfo: Sendable, Codable {
 public struct CacheIntegrityError: Error, CustomStringConvertible, Sendable {
     public var key: String
     public var problem: String
-    public var description: String { "cache entry \(key.prefix(12)) is damaged: \(problem)" }
+    /// The entry's folder name under `quarantine/` once it has been moved aside (so a
+    /// user can look at what was damaged); nil when nothing was moved.
+    public var quarantinedAs: String?
+    public var description: String {
+        "cache entry \(key.prefix(12)) is damaged: \(problem)" + (quarantinedAs.map { "; moved to quarantine/\($0)" } ?? "")
+    }
 }
 
 /// The content-addressed store of stage results.
@@ -96,18 +101,46 @@ public final class CacheStore: @unchecked Sendable {
         return info
     }
 
+    /// Reads an entry's manifest. A manifest that is not valid JSON, belongs to another
+    /// key, or lists a file outside the entry is never trusted: the entry is quarantined.
     public func readManifest(_ key: String) throws -> CacheEntryInfo {
         let url = entryURL(key).appendingPathComponent("manifest.json")
         guard let data = try? Data(contentsOf: url) else { throw CacheIntegrityError(key: key, problem: "manifest missing") }
-        do { return try Self.decoder.decode(CacheEntryInfo.self, from: data) } catch {
+        let info: CacheEntryInfo
+        do { info = try Self.decoder.decode(CacheEntryInfo.self, from: data) } catch {
             throw quarantine(key, problem: "manifest is not valid JSON")
         }
+        guard info.key == key else { throw quarantine(key, problem: "manifest names entry \(info.key.prefix(12))") }
+        if let bad = info.files.first(where: { !Self.isContainedPath($0.path) }) {
+            throw quarantine(key, problem: "manifest lists a file outside the entry ('\(bad.path)')")
+        }
+        return info
+    }
+
+    /// A relative path with no `..`, `.` or empty component: it stays inside the entry.
+    static func isContainedPath(_ path: String) -> Bool {
+        guard !path.isEmpty, !path.hasPrefix("/") else { return false }
+        return !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." }
     }
 
     private func quarantine(_ key: String, problem: String) -> CacheIntegrityError {
-        let stamp = Int(Date().timeIntervalSince1970)
-        try? fm.moveItem(at: entryURL(key), to: root.appendingPathComponent("quarantine/\(key)-\(stamp)"))
-        return CacheIntegrityError(key: key, problem: problem)
+        let name = moveToQuarantine(entryURL(key), as: key)
+        lock.lock(); verified.remove(key); lock.unlock()
+        return CacheIntegrityError(key: key, problem: problem, quarantinedAs: name)
+    }
+
+    /// Moves a damaged entry or metadata file to `quarantine/` under a unique name;
+    /// returns that name, or nil if it could not be moved (it is then left in place and
+    /// still not trusted).
+    func moveToQuarantine(_ url: URL, as base: String) -> String? {
+        let name = "\(base)-\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.prefix(6))"
+        do {
+            try fm.createDirectory(at: root.appendingPathComponent("quarantine"), withIntermediateDirectories: true)
+            try fm.moveItem(at: url, to: root.appendingPathComponent("quarantine/\(name)"))
+            return name
+        } catch {
+            return nil
+        }
     }
 
     /// A fresh folder for a stage to write into.
@@ -138,6 +171,11 @@ public final class CacheStore: @unchecked Sendable {
         try Self.encoder.encode(info).write(to: manifest)
         Self.fsync(manifest.path)
         let dest = entryURL(key)
+        if fm.fileExists(atPath: dest.path), (try? readManifest(key)) == nil, fm.fileExists(atPath: dest.path) {
+            // A folder without a readable manifest (damaged outside funad): never trusted,
+            // and it must not block the fresh result from taking its place.
+            _ = moveToQuarantine(dest, as: key)
+        }
         if fm.fileExists(atPath: dest.path) {
             // Another run stored the same key meanwhile: same inputs, same result; keep theirs.
             try? fm.removeItem(at: tmp)

@@ -89,7 +89,9 @@ public final class StageContext: @unchecked Sendable {
     public func log(_ message: String) {
         let stamp = ISO8601DateFormatter().string(from: Date())
         lock.lock(); defer { lock.unlock() }
-        logHandle?.write(Data("\(stamp) \(message)\n".utf8))
+        // `write(contentsOf:)` throws where the deprecated `write(_:)` traps: a full disk
+        // or a file-size limit must fail the stage's own writes, not crash the run.
+        try? logHandle?.write(contentsOf: Data("\(stamp) \(message)\n".utf8))
     }
 
     /// Logs a line and shows it on the console too.

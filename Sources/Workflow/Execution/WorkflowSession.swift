@@ -38,7 +38,9 @@ public struct WorkflowSession: Sendable {
         }
         let stale = store.removeStaleTemporaries()
         if stale > 0 { board.line("funad: removed \(stale) unfinished stage folder(s) left by an interrupted run") }
-        let plan = try Planner(store: store, digests: FileDigests(memoFile: store.digestMemo)).plan(workflow, force: options.force)
+        let digests = FileDigests(memoFile: store.digestMemo)
+        if let note = digests.damagedMemoNote { board.line(note) }
+        let plan = try Planner(store: store, digests: digests).plan(workflow, force: options.force)
         let outcome = try await WorkflowRunner(store: store, board: board, options: options, cancellation: cancellation).run(plan)
         withExtendedLifetime(lock) {}
         return outcome

@@ -32,7 +32,8 @@ public final class ProgressBoard: @unchecked Sendable {
     public static func standardError() -> ProgressBoard {
         let interval = ProcessInfo.processInfo.environment["FUNAD_PROGRESS_INTERVAL"].flatMap(Double.init) ?? 10
         return ProgressBoard(isTerminal: isatty(2) == 1, lineInterval: interval) { text in
-            FileHandle.standardError.write(Data(text.utf8))
+            // Throwing write: standard error redirected to a full disk must not trap.
+            try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
         }
     }
 

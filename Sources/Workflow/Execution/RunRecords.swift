@@ -1,0 +1,65 @@
+import Foundation
+
+/// Reads run records back: `funad cache gc` keeps the cache entries that the latest run
+/// of each workflow used. A record is trusted only if it parses as a run record with a
+/// key for every stage; a damaged one (truncated, garbled, hand-edited) is renamed to
+/// `run.json.damaged` with a note, and the workflow's previous intact record is used
+/// instead, so a damaged record never makes gc drop results that are still in use.
+/// A run folder without a record (a run killed before writing it) is passed over.
+public enum RunRecords {
+    public struct InUse: Sendable {
+        /// Cache keys of the newest intact record of each workflow.
+        public var keys: Set<String>
+        /// The record each workflow's keys came from.
+        public var records: [URL]
+        /// One line per damaged record set aside, for the user.
+        public var notes: [String]
+    }
+
+    public static func keysInUse(runsDirectory: URL) -> InUse {
+        var result = InUse(keys: [], records: [], notes: [])
+        let fm = FileManager.default
+        for workflow in ((try? fm.contentsOfDirectory(atPath: runsDirectory.path)) ?? []).sorted() {
+            let folder = runsDirectory.appendingPathComponent(workflow)
+            // Run folders are named yyyyMMdd-HHmmss-PID: newest first by name.
+            let runs = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != "latest" }.sorted(by: >)
+            for run in runs {
+                let record = folder.appendingPathComponent(run).appendingPathComponent("run.json")
+                guard let data = try? Data(contentsOf: record) else { continue }
+                switch keys(in: data) {
+                case .success(let keys):
+                    result.keys.formUnion(keys)
+                    result.records.append(record)
+                case .failure(let problem):
+                    let aside = record.appendingPathExtension("damaged")
+                    try? fm.removeItem(at: aside)
+                    let moved = (try? fm.moveItem(at: record, to: aside)) != nil
+                    result.notes.append("funad: run record \(record.path) is damaged (\(problem.reason))"
+                                        + (moved ? "; renamed to run.json.damaged" : "") + "; using the run before it")
+                    continue
+                }
+                break
+            }
+        }
+        return result
+    }
+
+    struct Damage: Error { var reason: String }
+
+    /// The stage keys of a run record, or why it cannot be trusted.
+    static func keys(in data: Data) -> Result<Set<String>, Damage> {
+        guard let object = try? JSONSerialization.jsonObject(with: data) else { return .failure(Damage(reason: "not valid JSON")) }
+        guard let record = object as? [String: Any], record["funad_run_record"] as? Int == 1 else {
+            return .failure(Damage(reason: "not a funad run record"))
+        }
+        guard let stages = record["stages"] as? [[String: Any]] else { return .failure(Damage(reason: "no list of stages")) }
+        var keys: Set<String> = []
+        for (i, stage) in stages.enumerated() {
+            guard let key = stage["key"] as? String, key.count == 64, key.allSatisfy(\.isHexDigit) else {
+                return .failure(Damage(reason: "stage \(i + 1) has no valid cache key"))
+            }
+            keys.insert(key)
+        }
+        return .success(keys)
+    }
+}
