@@ -41,9 +41,12 @@ let package = Package(
         .target(name: "FunAD", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"], swiftSettings: kernelSettings),
         // Stage types: adapters from Workflow to FunAD.
         .target(name: "Stages", dependencies: ["Workflow", "FunAD"]),
+        // Benchmarks of the hot paths (`funad bench`), beside the libraries rather than in
+        // them: the method's library holds the method. bench/ holds their references.
+        .target(name: "FunADBench", dependencies: ["Stages", "Workflow", "FunAD"], swiftSettings: kernelSettings),
         // The `funad` executable.
         .executableTarget(name: "FunADCLI", dependencies: [
-            "Stages", "Workflow", "FunAD",
+            "Stages", "Workflow", "FunAD", "FunADBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

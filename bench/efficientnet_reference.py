@@ -1,4 +1,4 @@
-"""PyTorch reference timing for `funad bench effnet` (Sources/FunAD/Bench/EfficientNetBench.swift).
+"""PyTorch reference timing for `funad bench effnet` (Sources/FunADBench/EfficientNetBench.swift).
 
 Same work: EfficientNet-Lite0 feature extraction (stem, blocks, head; extract_features plus
 the average pool) on a seeded random batch, CPU, inference_mode, after one warm-up pass.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference timings for `funad bench eval` (Sources/FunAD/Bench/EvalBench.swift): the
+"""Reference timings for `funad bench eval` (Sources/FunADBench/EvalBench.swift): the
 same work in PyTorch / SciPy / scikit-learn. Usage:
     PY=${PY:-$(scripts/python-env | tail -n1)}; $PY bench/eval_bench.py [--images 100] [--threads 2] [--json]
 Prints one line per measurement: name, best seconds, detail. With --json the lines go to

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch CPU reference timings for the FUN-AD training hot paths, the same work as
-Sources/FunAD/Bench/TrainingBench.swift (same shapes, same thread count, seeded random
+Sources/FunADBench/TrainingBench.swift (same shapes, same thread count, seeded random
 data, fastest of --repeats runs, data generation untimed):
 
   step         forward of B*P patches through Local-Net, balanced BCE (5 % pseudo-anomalies,

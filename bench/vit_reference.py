@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference timing for `funad bench vit` (Sources/FunAD/Bench/ViTBench.swift):
+"""PyTorch reference timing for `funad bench vit` (Sources/FunADBench/ViTBench.swift):
 the same DINO ViT (scripts/fixtures/vit.py's model) at 224 px on random weights, CPU,
 torch.set_num_threads(THREADS), inference_mode, one warm-up batch, then IMAGES images
 timed in batches of BATCH. Prints images/s and GFLOP/s per configuration.

@@ -4,7 +4,7 @@ import Foundation
 /// Runs `body(i)` for i in 0..<count on `threads` worker lanes (DispatchQueue.
 /// concurrentPerform) and returns the results in index order. Each lane handles a strided
 /// subset, so results are written to distinct slots without locking.
-func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
+package func parallelMap<T: Sendable>(_ count: Int, threads: Int, _ body: @Sendable (Int) -> T) -> [T] {
     if count == 0 { return [] }
     let lanes = max(1, min(threads, count))
     let box = ResultSlots<T>(count: count)

@@ -1,7 +1,7 @@
 /// Threshold-free binary metrics over ranked scores (score ≥ t ⇒ anomalous), exact and
 /// tie-aware: every distinct score is one threshold, so tied samples move together,
 /// as in scikit-learn's `roc_curve` / `precision_recall_curve`.
-enum BinaryMetrics {
+package enum BinaryMetrics {
     /// Walks thresholds from the highest score down, giving cumulative (tp, fp, weight)
     /// after each distinct score and that score.
     static func descending(_ r: RankedScores, _ body: (_ tp: Int, _ fp: Int, _ weight: Double, _ score: Float) -> Bool) {
@@ -24,7 +24,7 @@ enum BinaryMetrics {
     /// Area under the ROC curve by the trapezoid rule over all distinct thresholds,
     /// equal to scikit-learn's `roc_auc_score`. Computed exactly in integers:
     /// AUC = Σ Δfp·(tp_prev + tp) / (2·P·N), one rounding at the end.
-    static func auroc(_ r: RankedScores, what: String = "samples") -> MetricValue {
+    package static func auroc(_ r: RankedScores, what: String = "samples") -> MetricValue {
         if let reason = classCheck(r, what: what) { return .undefined(reason) }
         var area = 0, prevTP = 0, prevFP = 0
         descending(r) { tp, fp, _, _ in

@@ -72,7 +72,7 @@ enum ScoreKeys {
 /// positives' summed region weight (Σ 1/|region| over positive pixels; for AUPRO).
 /// Keys ascending. Subsets merge in linear time, so per-defect-type metrics reuse the
 /// sorted normal-image pixels instead of re-sorting them for every type.
-struct RankedScores: Sendable {
+package struct RankedScores: Sendable {
     var keys: [UInt32] = []
     var negatives: [Int] = []
     var positives: [Int] = []
@@ -85,7 +85,7 @@ struct RankedScores: Sendable {
     init() {}
 
     /// From raw scores with labels; `weights` (same length, per positive) are optional.
-    init(scores: [Float], labels: [Bool], weights: [Double]? = nil, regionCount: Int = 0) {
+    package init(scores: [Float], labels: [Bool], weights: [Double]? = nil, regionCount: Int = 0) {
         precondition(scores.count == labels.count)
         var negKeys: [UInt32] = [], posKeys: [UInt32] = [], posWeights: [Double] = []
         negKeys.reserveCapacity(scores.count)

@@ -14,6 +14,7 @@ public struct MutualPairs: Sendable, Equatable {
     public var first: [Int32]
     public var second: [Int32]
     public var count: Int { first.count }
+    package init(first: [Int32], second: [Int32]) { self.first = first; self.second = second }
 }
 
 /// Exact nearest-neighbour search through sgemm (METHOD.md step 2; TOOLCHAIN.md: the

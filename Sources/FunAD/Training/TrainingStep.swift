@@ -2,18 +2,18 @@
 /// features: clean forward, optional perturbed forward of the ambiguous rows, the
 /// FUN-AD loss, one backward over clean + perturbed rows together, gradients.
 /// Owned by one trainer (not shared across threads).
-final class TrainingStep {
+package final class TrainingStep {
     let shape: LocalNetShape
     private(set) var capacityRows: Int
     /// (2·capacityRows, D): clean batch rows first, then the perturbed copies.
-    private(set) var inputs: UnsafeMutablePointer<Float>
+    package private(set) var inputs: UnsafeMutablePointer<Float>
     let workspace: LocalNetWorkspace
     /// dL/dz for clean + perturbed rows.
     private(set) var gradLogits: UnsafeMutablePointer<Float>
     /// Flat parameter gradients.
-    var gradients: [Float]
+    package var gradients: [Float]
 
-    init(shape: LocalNetShape, rows: Int) {
+    package init(shape: LocalNetShape, rows: Int) {
         self.shape = shape
         capacityRows = rows
         inputs = .allocate(capacity: 2 * rows * shape.dimension)
@@ -35,7 +35,7 @@ final class TrainingStep {
 
     /// Forward of the clean rows [0, rows) of `inputs` (images of `imageRows` rows each);
     /// adapted features and scores land in the workspace's first `rows` rows.
-    func forwardClean(parameters: LocalNetParameters, rows: Int, imageRows: Int = 1) {
+    package func forwardClean(parameters: LocalNetParameters, rows: Int, imageRows: Int = 1) {
         prefix = exploitSharedPrefix && imageRows > 0 && rows % imageRows == 0
             ? SharedPrefix.detect(inputs, images: rows / imageRows, imageRows: imageRows, dimension: shape.dimension)
             : .none
@@ -49,7 +49,7 @@ final class TrainingStep {
     /// forwards the copies, evaluates L = L_BCE + λ·L_MS and sets `gradients` to ∂L/∂θ.
     /// BCE uses the perturbed prediction for each perturbed row and the clean one
     /// otherwise; L_MS uses clean predictions (official code).
-    func lossAndGradients(parameters: LocalNetParameters, rows: Int, labels: [UInt8], perturbedRows: [Int],
+    package func lossAndGradients(parameters: LocalNetParameters, rows: Int, labels: [UInt8], perturbedRows: [Int],
                           pairs: MutualPairs, lambda: Float, reduction: MutualSmoothnessReduction) -> LossValues {
         let extra = perturbedRows.count
         let total = rows + extra

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FunAD
+import FunADBench
 import Stages
 import Workflow
 

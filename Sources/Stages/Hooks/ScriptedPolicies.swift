@@ -102,11 +102,13 @@ struct ScriptedBankSelection: BankSelectionPolicy {
 /// `pseudo_labels(distances, ctx)`: thresholds in distance units
 /// (`{anomalous_above = a, confident_above = c}`: y = 1 iff d > a, ambiguous iff a < d < c),
 /// or explicit `{labels = {...}, ambiguous = {...}}`.
-struct ScriptedPseudoLabels: PseudoLabelPolicy {
+package struct ScriptedPseudoLabels: PseudoLabelPolicy {
     let hook: LuaHook
     let seed: UInt64
 
-    func assign(distances: [Float], moment: TrainingMoment) throws -> PseudoLabelAssignment {
+    package init(hook: LuaHook, seed: UInt64) { self.hook = hook; self.seed = seed }
+
+    package func assign(distances: [Float], moment: TrainingMoment) throws -> PseudoLabelAssignment {
         let n = distances.count
         let callSeed = HookCalls.seed(seed, epoch: moment.epoch, iteration: moment.globalIteration, hook: "pseudo_labels")
         let result = try distances.withUnsafeBufferPointer { d in
@@ -152,8 +154,8 @@ struct ScriptedPseudoLabels: PseudoLabelPolicy {
         return PseudoLabelAssignment(scores: minMaxNormalised(distances), labels: labels, ambiguous: ambiguous)
     }
 
-    var summary: String { "Lua hook pseudo_labels (\(hook.reference.displayName))" }
-    var isPaperDefault: Bool { false }
+    package var summary: String { "Lua hook pseudo_labels (\(hook.reference.displayName))" }
+    package var isPaperDefault: Bool { false }
 }
 
 /// `epoch_end(stats, ctx)`: `true` (or a reason string) stops training after the epoch.

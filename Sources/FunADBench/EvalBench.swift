@@ -1,4 +1,5 @@
 import Foundation
+import FunAD
 
 /// Timings of the evaluation area's hot paths on synthetic, seeded data, for
 /// `funad bench eval`. bench/eval_bench.py runs the same work in PyTorch / SciPy /

@@ -1,4 +1,5 @@
 import Foundation
+import FunAD
 
 /// Benchmarks for the imaging and data area (wired to `funad bench imaging` by the CLI).
 /// The Python side of the comparison is bench/imaging_reference.py (Pillow + NumPy, the

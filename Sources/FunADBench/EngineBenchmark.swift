@@ -1,4 +1,6 @@
 import Foundation
+import Workflow
+import FunAD
 
 /// Measures the engine's own overhead: a workflow of `stageCount` no-op stages (a chain
 /// with fan-in, so validation, ordering and key derivation see real dependencies),

@@ -1,4 +1,5 @@
 import Foundation
+import FunAD
 
 /// Throughput of the EfficientNet-Lite backbone (feature extraction: stem, all blocks,
 /// head, pooling, local grid), for `funad bench effnet`. The PyTorch counterpart is

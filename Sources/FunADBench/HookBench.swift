@@ -1,5 +1,6 @@
 import Foundation
 import FunAD
+import Stages
 import Workflow
 
 /// `funad bench lua`: what a Lua `pseudo_labels` hook costs per training iteration, beside

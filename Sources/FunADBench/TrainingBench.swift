@@ -1,4 +1,5 @@
 import Foundation
+import FunAD
 
 /// Timings of the training hot paths, for `funad bench train` (wired by the lead) and
 /// side by side with `bench/training_reference.py` (same shapes, same thread count).

@@ -1,4 +1,5 @@
 import Foundation
+import FunAD
 
 /// Throughput of one ViT configuration at `side` px on seeded random weights and inputs.
 /// Not a test: the lead wires it to `funad bench vit`; `bench/vit_reference.py` times the
