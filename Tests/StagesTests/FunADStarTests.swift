@@ -33,6 +33,15 @@ import Workflow
         type: train
         needs: [features, synthetic-features]
         with: {epochs: 2, batch_size: 4, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 2}, checkpoint_every: 0}
+      none: {type: synthesize, needs: [data], with: {ratio: 0, seed: 2}}
+      none-features:
+        type: extract
+        needs: [none]
+        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, images: synthetic}
+      funad-none:
+        type: train
+        needs: [features, none-features]
+        with: {epochs: 2, batch_size: 4, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 2}, checkpoint_every: 0}
       star-scores: {type: infer, needs: [funad-star, features], with: {map_size: 64}}
       star-report: {type: evaluate, needs: [star-scores, data, funad-star], with: {overlays: 0}}
     """
@@ -68,6 +77,14 @@ import Workflow
         let baseIDs = try FeatureStoreReader(url: run.outputs("features").appendingPathComponent("train.features")).imageIds
         #expect(history.trainingIDs == baseIDs + synthFiles.imageIds)
         #expect(run.summary("star-report")["image_auroc"] is Double)
+
+        // Synthesis at ratio 0 (how the mtd-*.yaml workflows switch FUN-AD* off): no synthetic
+        // image, and the model is FUN-AD's, byte for byte.
+        #expect((run.summary("none-features")["images"] as? [String: Any])?["computed"] as? Int == 0)
+        #expect((run.summary("funad-none")["training_images"] as? [String: Any])?["total"] as? Int == 15)
+        let weights = { (stage: String) in try Data(contentsOf: run.outputs(stage).appendingPathComponent(ModelManifest.weightsFile)) }
+        #expect(try weights("funad-none") == weights("funad"))
+        #expect(try weights("funad-star") != weights("funad"))
     }
 
     /// Each joined image reads exactly as in its own feature set, in order.
