@@ -20,10 +20,22 @@ struct TinyWorkflow {
 
     /// Runs the workflow; `cache` defaults to `<dir>/cache`.
     func run(settings: [String] = [], jobs: Int = 1, cache: URL? = nil) async throws -> TinyRun {
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: cache ?? dir.appendingPathComponent("cache"), environment: [:])
+        try await Self.run(path, in: dir, settings: settings, jobs: jobs, cache: cache)
+    }
+
+    /// A session with the compiled-in stage types and `<dir>/cache` (or `cache`).
+    static func session(_ dir: URL, cache: URL? = nil) -> WorkflowSession {
+        WorkflowSession(registry: FunADStages.registry, cacheDirectory: cache ?? dir.appendingPathComponent("cache"), environment: [:])
+    }
+
+    /// Runs the workflow file at `path` with its cache and run records under `dir`.
+    static func run(_ path: String, in dir: URL, settings: [String] = [], jobs: Int = 1, cache: URL? = nil,
+                    cancellation: CancellationFlag = CancellationFlag()) async throws -> TinyRun {
+        let session = session(dir, cache: cache)
         let wf = try session.load(path, settings: settings)
         let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        let outcome = try await session.run(wf, options: RunOptions(jobs: jobs, runsDirectory: dir.appendingPathComponent("runs")), board: board)
+        let outcome = try await session.run(wf, options: RunOptions(jobs: jobs, runsDirectory: dir.appendingPathComponent("runs")), board: board,
+                                            cancellation: cancellation)
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any]
         return TinyRun(outcome: outcome, record: record)
     }
@@ -37,8 +49,14 @@ struct TinyRun {
     var succeeded: Bool { outcome.status == .succeeded }
     var failureMessages: [String] { outcome.failures.map(\.message) }
 
-    func stage(_ name: String) -> [String: Any] {
-        (record["stages"] as! [[String: Any]]).first { $0["name"] as? String == name } ?? [:]
+    /// The outcome and the record as one pair, for tests that destructure them.
+    var pair: (RunOutcome, [String: Any]) { (outcome, record) }
+
+    func stage(_ name: String) -> [String: Any] { Self.stage(record, name) }
+
+    /// A stage's entry in a run record (empty when the record has no such stage).
+    static func stage(_ record: [String: Any], _ name: String) -> [String: Any] {
+        (record["stages"] as? [[String: Any]] ?? []).first { $0["name"] as? String == name } ?? [:]
     }
     func summary(_ name: String) -> [String: Any] { stage(name)["summary"] as? [String: Any] ?? [:] }
     func status(_ name: String) -> String? { stage(name)["status"] as? String }
