@@ -97,6 +97,29 @@ import Workflow
         }
     }
 
+    /// The shipped `workflows/semantic.yaml`, unchanged but for sizes set from the command
+    /// line and a seeded random weights file, runs end to end on the generated set.
+    @Test func shippedSemanticWorkflowRuns() async throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = repo.appendingPathComponent("workflows/semantic.yaml")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-semantic-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.makeSet(at: dir.appendingPathComponent("set"))
+        let weights = dir.appendingPathComponent("backbone.safetensors")
+        try SafeTensors.write(BackboneCatalog.randomWeights(EfficientNetLite.expectedShapes(.lite0), seed: 7), to: weights)
+        let run = try await TinyWorkflow.run(shipped.path, in: dir, settings: [
+            "ROOT=\(dir.appendingPathComponent("set").path)", "NORMAL=checks", "WEIGHTS=\(weights.path)", "EPOCHS=2",
+            "features.resize=36", "features.input_size=32", "funad.batch_size=5", "funad.bank.min_images=3",
+            "funad-scores.map_size=32", "patchcore-scores.map_size=32",
+        ])
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+        // RATIO 0.1 (the paper's 1:10): ⌊0.1 · 12⌋ = 1 image of another class joins the 12 checks.
+        #expect(run.summary("data")["train_images"] as? Int == 13)
+        #expect(run.summary("funad-report")["image_auroc"] is Double)
+        #expect(run.summary("patchcore-report")["image_auroc"] is Double)
+    }
+
     /// The draw is seeded and recorded: the same seed draws the same images, another seed
     /// other ones, and the count is ⌊ratio · N_normal⌋.
     @Test func drawIsSeededAndCounted() throws {
