@@ -8,7 +8,7 @@ import Workflow
 /// (the feature file's reader), so the global vector is stored once per image, not 784 times.
 struct ExtractStage: StageType {
     let declaration = StageDeclaration(
-        type: "extract", version: 1,
+        type: "extract", version: 2,
         summary: "backbone features (global vector + local grid) for every training and test image",
         consumes: [Artifact.dataset], produces: [Artifact.features],
         parameters: [
@@ -24,39 +24,43 @@ struct ExtractStage: StageType {
                   help: "EfficientNet global vector: average pool of the 1280-d head or of the last block"),
             .init("dtype", .choice(["float16", "float32"]), default: .string("float16"), help: "storage precision of the feature files"),
             .init("batch_size", .int(range: 1...256), default: .int(8), help: "images per forward pass"),
+            // No declared default, so that extract stages that do not set it keep their cache keys.
+            .init("images", .choice(["all", "synthetic"]),
+                  help: "all (unset): every training and test image; synthetic: only the synthetic anomalies of an upstream synthesize stage, no test images (FUN-AD*: train needs [features, these])"),
         ])
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
         let data = try context.input(Artifact.dataset)
-        let train = try DatasetArtifact.readTraining(from: data.directory)
-        let test = try DatasetArtifact.readTest(from: data.directory)
+        let (train, test) = try ExtractSelection(p.optionalString("images") ?? "all").items(of: data)
         let recipe = FeatureRecipe(p)
         let name = recipe.backbone
-        let backbone = try recipe.makeBackbone(weights: p.optionalString("weights").map { URL(fileURLWithPath: $0) })
+        let weights = p.optionalString("weights").map { URL(fileURLWithPath: $0) }
+        let backbone = try recipe.makeBackbone(weights: weights)
         let side = recipe.inputSize
         let grid = backbone.gridSize(forInput: side)
         let dtype = recipe.storageType
-        let normalization = try Normalization(mean: backbone.mean, std: backbone.std)
-        let preprocessor = try recipe.preprocessor()
         let total = train.count + test.count
         context.announce("\(name): \(total) images at \(side)×\(side) → global \(backbone.globalDim)-d + \(grid.height)×\(grid.width) local \(backbone.localDim)-d (\(dtype.rawValue))")
+        let cache = try ImageFeatureCache.cacheRoot(of: context).map {
+            try ImageFeatureCache(root: $0, recipe: recipe, weights: weights, stageVersion: declaration.version)
+        }
+        let extraction = ReusingExtraction(recipe: recipe, backbone: backbone,
+                                           normalization: try Normalization(mean: backbone.mean, std: backbone.std),
+                                           preprocessor: try recipe.preprocessor(), cache: cache)
         var done = 0
+        var counts = ExtractionCount()
         for (file, ids, urls) in [(FeaturesManifest.trainFile, train.map(\.id), train.map(\.path)),
                                   (FeaturesManifest.testFile, test.map(\.id), test.map(\.path))] {
-            let writer = try recipe.writer(at: context.outputDirectory.appendingPathComponent(file), backbone: backbone)
-            var batches = try PreprocessedBatches(urls: urls, batchSize: recipe.batchSize, preprocessor: preprocessor, threads: 2)
-            var start = 0
-            while let batch = try batches.next() {
-                try context.checkCancellation()
-                let features = try FeatureExtraction.forward(batch, backbone: backbone, normalization: normalization, side: side)
-                try writer.append(features, ids: Array(ids[start..<start + batch.count]))
-                start += batch.count
-                done += batch.count
+            let c = try extraction.run(ids: ids, urls: urls, to: context.outputDirectory.appendingPathComponent(file), context: context) { n in
+                done += n
                 context.progress(done, of: total, unit: "images")
             }
-            try writer.finish()
+            counts.computed += c.computed
+            counts.reused += c.reused
         }
+        if cache != nil { context.announce("backbone ran on \(counts.computed) images; \(counts.reused) came from the per-image feature cache") }
+        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": cache != nil])
         let manifest = FeaturesManifest(backbone: name, inputSize: side, globalDim: backbone.globalDim, localDim: backbone.localDim,
                                         gridHeight: grid.height, gridWidth: grid.width, dtype: dtype.rawValue,
                                         trainCount: train.count, testCount: test.count)

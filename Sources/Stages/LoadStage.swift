@@ -11,8 +11,11 @@ struct LoadStage: StageType {
         summary: "load a dataset (mvtec, visa, mtd, generic folders or CSV) and apply the contamination protocol",
         optionallyConsumes: [Artifact.imageFolder], produces: [Artifact.dataset],
         parameters: [
-            .init("format", .choice(["mvtec", "visa", "mtd", "generic", "generic-csv"]), required: true,
-                  help: "dataset layout"),
+            .init("format", .choice(["mvtec", "visa", "mtd", "generic", "generic-csv", "semantic"]), required: true,
+                  help: "dataset layout (semantic: train/<class>/ and test/<class>/, one class normal, the rest anomalous)"),
+            // No declared default, so that load stages of other formats keep their cache keys.
+            .init("normal_class", .string,
+                  help: "semantic: the class folder that is normal; ⌊ratio · N_normal⌋ training images of the other classes join it, unlabelled"),
             .init("root", .inputPath,
                   help: "dataset folder (MVTec: the category folder; VisA: the VisA root; generic-csv: the CSV file); default: the upstream image folder"),
             .init("category", .string, default: .string(""), help: "VisA category (e.g. pcb1); MVTec: subfolder of an upstream image folder"),
@@ -43,6 +46,7 @@ struct LoadStage: StageType {
         }
         let split = try SeededSplit(trainFraction: p.double("split.train_fraction"), seed: UInt64(p.int("split.seed")))
         let dataset: Dataset
+        var semantic: (draw: SemanticContamination, drawn: [DatasetItem], classes: [String])? = nil
         switch p.string("format") {
         case "mvtec":
             let category = p.string("category")
@@ -52,6 +56,18 @@ struct LoadStage: StageType {
             dataset = try DatasetLoader.visa(root: root, category: category.isEmpty ? nil : category)
         case "mtd": dataset = try DatasetLoader.mtd(root: root, split: split)
         case "generic": dataset = try DatasetLoader.genericFolders(root: root, split: split)
+        case "semantic":
+            guard let normal = p.optionalString("normal_class"), !normal.isEmpty else {
+                throw StageError("format 'semantic' needs the parameter 'normal_class' (the class folder under train/ that is normal)")
+            }
+            if p.bool("contamination.overlap") {
+                throw StageError("parameter 'contamination.overlap' has no meaning for format 'semantic': the anomalies are drawn from the other classes' training images, never from the test set; leave it false")
+            }
+            let listing = try SemanticFolders.list(root: root, normalClass: normal)
+            let draw = try SemanticContamination(ratio: p.double("contamination.ratio"), seed: UInt64(p.int("contamination.seed")))
+            let drawn = try draw.draw(from: listing.pool, normalCount: listing.dataset.count(split: .train))
+            semantic = (draw, drawn, listing.classes)
+            dataset = Dataset(layout: "semantic", root: root, items: listing.dataset.items + drawn)
         default: dataset = try DatasetLoader.genericCSV(file: root, split: split)
         }
         context.log("loaded \(dataset.items.count) items from \(root.path) (\(dataset.layout))")
@@ -64,7 +80,14 @@ struct LoadStage: StageType {
         let contamination = try ContaminationProtocol(ratio: p.double("contamination.ratio"),
                                                       overlap: p.bool("contamination.overlap"),
                                                       seed: UInt64(p.int("contamination.seed")))
-        let result = try contamination.apply(to: report.dataset)
+        let result: ContaminatedDataset
+        if let semantic {
+            let kept = Set(report.dataset.items.map(\.id))
+            result = try semantic.draw.apply(to: report.dataset, drawn: semantic.drawn.filter { kept.contains($0.id) })
+            context.record("semantic", ["normal_class": p.string("normal_class"), "classes": semantic.classes])
+        } else {
+            result = try contamination.apply(to: report.dataset)
+        }
         let artifact = DatasetArtifact(train: result.train, test: result.test, audit: result.audit, synthetic: [])
         try artifact.write(to: context.outputDirectory)
         try report.dataset.countsDescription.write(to: context.outputDirectory.appendingPathComponent("counts.txt"),

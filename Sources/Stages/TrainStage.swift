@@ -8,8 +8,10 @@ import Workflow
 /// Defaults are the paper's; every departure is listed in the run record.
 struct TrainStage: StageType {
     let declaration = StageDeclaration(
-        type: "train", version: 2,
+        type: "train", version: 3,
         summary: "train the FUN-AD Local-Net with IRMB pseudo-labels and mutual smoothness",
+        // Every upstream `features` result is joined in `needs` order (FUN-AD*: the base
+        // set, then the synthetic anomalies extracted alone).
         consumes: [Artifact.features], produces: [Artifact.model],
         parameters: [
             .init("level", .choice(["patch", "image"]), default: .string("patch"),
@@ -116,10 +118,13 @@ struct TrainStage: StageType {
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
-        let input = try context.input(Artifact.features)
         let level = p.string("level")
         let transform = try FeatureTransformParameters.transform(p)
-        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
+        let features = try TrainingFeatureSets.open(context, level: level, transform: transform)
+        let source = features.source
+        if features.parts.count > 1 {
+            context.announce("training on \(features.ids.count) images: " + features.parts.map { "\($0.images) from \($0.stage)" }.joined(separator: " + "))
+        }
         var config = try configuration(p)
         let hooks = try HookSet(context)
         bind(hooks, into: &config, fraction: Float(p.double("bank.fraction")))
@@ -162,7 +167,7 @@ struct TrainStage: StageType {
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         let history = TrainingHistory(epochs: result.state.epochStatistics,
                                       bankRefreshes: result.state.bankRecords, stepLosses: result.state.stepLosses,
-                                      trainingIDs: try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds)
+                                      trainingIDs: features.ids)
         try JSONFiles.write(history, to: context.outputDirectory.appendingPathComponent(TrainingHistory.file))
         let st = result.state
         let imagesSeen = st.iterations * config.batchSize
@@ -183,6 +188,7 @@ struct TrainStage: StageType {
             context.record("convergence_warning", warning)
         }
         context.record("seed", p.int("seed"))
+        context.record("training_images", features.record)
         context.record("departures_from_paper", result.departuresFromPaper
             + (transform.isIdentity ? [] : ["patch features read with \(transform) (paper: f_ij = [global ‖ local_j] as extracted)"]))
         context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])

@@ -234,21 +234,13 @@ import Workflow
         return dir
     }
 
-    func session(_ dir: URL) -> WorkflowSession {
-        WorkflowSession(registry: FunADStages.registry, cacheDirectory: dir.appendingPathComponent("cache"), environment: [:])
-    }
+    func session(_ dir: URL) -> WorkflowSession { TinyWorkflow.session(dir) }
 
     func run(_ dir: URL) async throws -> (RunOutcome, [String: Any]) {
-        let s = session(dir)
-        let wf = try s.load(dir.appendingPathComponent("hooks.yaml").path)
-        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        let outcome = try await s.run(wf, options: RunOptions(jobs: 1, runsDirectory: dir.appendingPathComponent("runs")), board: board)
-        return (outcome, try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any])
+        try await TinyWorkflow.run(dir.appendingPathComponent("hooks.yaml").path, in: dir).pair
     }
 
-    func stage(_ record: [String: Any], _ name: String) -> [String: Any] {
-        (record["stages"] as! [[String: Any]]).first { $0["name"] as? String == name }!
-    }
+    func stage(_ record: [String: Any], _ name: String) -> [String: Any] { TinyRun.stage(record, name) }
 
     @Test func scriptEditRerunsOnlyItsStagesAndPlanSaysWhy() async throws {
         let dir = try scratch()

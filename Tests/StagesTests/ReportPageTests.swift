@@ -37,17 +37,11 @@ import Workflow
     func runTiny(_ dir: URL) async throws -> (RunOutcome, [String: Any]) {
         let path = dir.appendingPathComponent("tiny.yaml").path
         try Self.workflow.write(toFile: path, atomically: true, encoding: .utf8)
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: dir.appendingPathComponent("cache"), environment: [:])
-        let wf = try session.load(path, settings: [])
-        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        let outcome = try await session.run(wf, options: RunOptions(jobs: 2, runsDirectory: dir.appendingPathComponent("runs")), board: board)
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any]
-        return (outcome, record)
+        return try await TinyWorkflow.run(path, in: dir, jobs: 2).pair
     }
 
     func outputs(_ record: [String: Any], _ name: String) -> URL {
-        let s = (record["stages"] as! [[String: Any]]).first { $0["name"] as? String == name }!
-        return URL(fileURLWithPath: s["outputs"] as! String)
+        URL(fileURLWithPath: TinyRun.stage(record, name)["outputs"] as! String)
     }
 
     #if canImport(FoundationXML)

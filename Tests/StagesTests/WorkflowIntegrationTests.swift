@@ -29,18 +29,10 @@ import Workflow
     """
 
     func run(_ dir: URL, _ path: String, settings: [String] = [], cancellation: CancellationFlag = CancellationFlag()) async throws -> (RunOutcome, [String: Any]) {
-        let session = WorkflowSession(registry: FunADStages.registry, cacheDirectory: dir.appendingPathComponent("cache"), environment: [:])
-        let wf = try session.load(path, settings: settings)
-        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        let outcome = try await session.run(wf, options: RunOptions(jobs: 2, runsDirectory: dir.appendingPathComponent("runs")), board: board,
-                                            cancellation: cancellation)
-        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.recordURL)) as! [String: Any]
-        return (outcome, record)
+        try await TinyWorkflow.run(path, in: dir, settings: settings, jobs: 2, cancellation: cancellation).pair
     }
 
-    func stage(_ record: [String: Any], _ name: String) -> [String: Any] {
-        (record["stages"] as! [[String: Any]]).first { $0["name"] as? String == name }!
-    }
+    func stage(_ record: [String: Any], _ name: String) -> [String: Any] { TinyRun.stage(record, name) }
 
     @Test func tinyWorkflowRunsEndToEndThenEntirelyFromCache() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")

@@ -86,8 +86,11 @@ public struct EfficientNetLite: Backbone {
     let head: FoldedConv
     /// Threads for the memory-bound kernels (GEMMs use OpenBLAS's own threads).
     public var workers: Int
-    /// Images per internal pass (0: the whole batch at once). See `forward`.
-    public var microBatch: Int = 2
+    /// Images per internal pass (0: the whole batch at once). See `forward`. 1 by default:
+    /// OpenBLAS rounds an image's features differently (by an ulp) when its GEMMs are
+    /// shared with another image, and `extract`'s per-image feature cache and `predict`
+    /// must see the same features for an image whatever its batch mates.
+    public var microBatch: Int = 1
 
     public var name: String { "efficientnet-\(variant.rawValue)" }
     public var inputSize: Int { variant.coefficients.resolution }

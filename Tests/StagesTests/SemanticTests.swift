@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import Stages
+import FunAD
+import Workflow
+
+/// Semantic anomaly detection, one class against the rest (the paper's CIFAR-10 protocol)
+/// on a folder-per-class set generated here: three classes of textures, a dozen training
+/// and six test images each. FUN-AD at `level: image` and image-level PatchCore run end
+/// to end to metrics.
+@Suite(.serialized) struct SemanticTests {
+    static let classes = ["checks", "rings", "stripes"]
+
+    /// A 32×32 texture of class `name`, with seeded noise and a per-image phase.
+    static func texture(_ name: String, index: Int) -> PixelBuffer {
+        var rng = SplitMix64(seed: UInt64(index * 31 + name.count))
+        let phase = Int(rng.next() % 8)
+        var bytes = [UInt8](repeating: 0, count: 32 * 32 * 3)
+        for y in 0..<32 {
+            for x in 0..<32 {
+                let on: Bool
+                switch name {
+                case "checks": on = ((x + phase) / 4 + y / 4) % 2 == 0
+                case "rings":
+                    let dx = Double(x - 16), dy = Double(y - 16)
+                    on = Int((dx * dx + dy * dy).squareRoot() + Double(phase)) / 3 % 2 == 0
+                default: on = (y + phase) / 3 % 2 == 0
+                }
+                let noise = Int(rng.next() % 40)
+                let v = UInt8(on ? 200 + noise / 2 : 30 + noise)
+                for c in 0..<3 { bytes[(y * 32 + x) * 3 + c] = c == 2 ? v / 2 : v }
+            }
+        }
+        return PixelBuffer(width: 32, height: 32, channels: 3, bytes: bytes)
+    }
+
+    static func makeSet(at root: URL) throws {
+        for name in classes {
+            for (split, count, offset) in [("train", 12, 0), ("test", 6, 100)] {
+                let dir = root.appendingPathComponent("\(split)/\(name)")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                for i in 0..<count {
+                    try PNGWriter.write(texture(name, index: offset + i), to: dir.appendingPathComponent(String(format: "%03d.png", i)))
+                }
+            }
+        }
+    }
+
+    static let workflow = """
+    name: tiny-semantic
+    stages:
+      data:
+        type: load
+        with: {format: semantic, root: set, normal_class: stripes, contamination: {ratio: 0.25, seed: 4}}
+      features:
+        type: extract
+        needs: [data]
+        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 36, input_size: 32, batch_size: 6}
+      funad:
+        type: train
+        needs: [features]
+        with: {level: image, epochs: 4, batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
+      funad-scores: {type: infer, needs: [funad, features], with: {map_size: 32}}
+      funad-report: {type: evaluate, needs: [funad-scores, data, funad], with: {overlays: 0}}
+      patchcore: {type: patchcore, needs: [features], with: {level: image, coreset: 1}}
+      patchcore-scores: {type: infer, needs: [patchcore, features], with: {map_size: 32}}
+      patchcore-report: {type: evaluate, needs: [patchcore-scores, data], with: {overlays: 0}}
+    """
+
+    @Test func oneVersusRestRunsEndToEndToMetrics() async throws {
+        let wf = try TinyWorkflow(Self.workflow, prefix: "funad-semantic")
+        defer { wf.remove() }
+        try Self.makeSet(at: wf.dir.appendingPathComponent("set"))
+        let run = try await wf.run()
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+
+        // 12 normal (stripes) + ⌊0.25 · 12⌋ = 3 drawn from the other classes' 24 training
+        // images; every test image is kept: 6 normal, 12 anomalous.
+        let load = run.summary("data")
+        #expect(load["train_images"] as? Int == 15)
+        #expect(load["test_images"] as? Int == 18)
+        #expect(load["test_defective"] as? Int == 12)
+        let contamination = load["contamination"] as? [String: Any]
+        let moved = contamination?["moved"] as? [String] ?? []
+        #expect(contamination?["n_noise"] as? Int == 3 && moved.count == 3)
+        #expect(moved.allSatisfy { $0.hasPrefix("train/") && !$0.hasPrefix("train/stripes/") })
+        #expect((load["semantic"] as? [String: Any])?["classes"] as? [String] == Self.classes)
+        let audit = try JSONFiles.read(ContaminationAudit.self, from: run.outputs("data").appendingPathComponent("audit.json"))
+        #expect(audit.contaminatedTrainingIDs.count == 3 && audit.trainGoodCount == 12)
+
+        // Image-level models: FUN-AD on the 1280-d global vector, PatchCore on the same.
+        #expect(run.summary("funad")["training_images"].flatMap { ($0 as? [String: Any])?["total"] as? Int } == 15)
+        #expect(run.summary("patchcore")["bank_patches"] as? Int == 15)
+        for report in ["funad-report", "patchcore-report"] {
+            let auroc = try #require(run.summary(report)["image_auroc"] as? Double, "\(report): no image AUROC")
+            #expect(auroc >= 0 && auroc <= 1)
+        }
+    }
+
+    /// The shipped `workflows/semantic.yaml`, unchanged but for sizes set from the command
+    /// line and a seeded random weights file, runs end to end on the generated set.
+    @Test func shippedSemanticWorkflowRuns() async throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = repo.appendingPathComponent("workflows/semantic.yaml")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-semantic-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.makeSet(at: dir.appendingPathComponent("set"))
+        let weights = dir.appendingPathComponent("backbone.safetensors")
+        try SafeTensors.write(BackboneCatalog.randomWeights(EfficientNetLite.expectedShapes(.lite0), seed: 7), to: weights)
+        let run = try await TinyWorkflow.run(shipped.path, in: dir, settings: [
+            "ROOT=\(dir.appendingPathComponent("set").path)", "NORMAL=checks", "WEIGHTS=\(weights.path)", "EPOCHS=2",
+            "features.resize=36", "features.input_size=32", "funad.batch_size=5", "funad.bank.min_images=3",
+            "funad-scores.map_size=32", "patchcore-scores.map_size=32",
+        ])
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+        // RATIO 0.1 (the paper's 1:10): ⌊0.1 · 12⌋ = 1 image of another class joins the 12 checks.
+        #expect(run.summary("data")["train_images"] as? Int == 13)
+        #expect(run.summary("funad-report")["image_auroc"] is Double)
+        #expect(run.summary("patchcore-report")["image_auroc"] is Double)
+    }
+
+    /// The draw is seeded and recorded: the same seed draws the same images, another seed
+    /// other ones, and the count is ⌊ratio · N_normal⌋.
+    @Test func drawIsSeededAndCounted() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("funad-semantic-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Self.makeSet(at: root)
+        let listing = try SemanticFolders.list(root: root, normalClass: "rings")
+        #expect(listing.classes == Self.classes)
+        #expect(listing.dataset.count(split: .train) == 12 && listing.pool.count == 24)
+        #expect(listing.dataset.count(split: .test, label: .normal) == 6 && listing.dataset.count(split: .test, label: .anomalous) == 12)
+        let a = try SemanticContamination(ratio: 0.5, seed: 1).draw(from: listing.pool, normalCount: 12)
+        let b = try SemanticContamination(ratio: 0.5, seed: 1).draw(from: listing.pool.reversed(), normalCount: 12)
+        let c = try SemanticContamination(ratio: 0.5, seed: 2).draw(from: listing.pool, normalCount: 12)
+        #expect(a.count == 6 && a == b && a != c)
+        #expect(throws: DatasetError.self) { try SemanticContamination(ratio: 1, seed: 1).draw(from: Array(listing.pool.prefix(5)), normalCount: 12) }
+        #expect(throws: DatasetError.self) { try SemanticFolders.list(root: root, normalClass: "cats") }
+    }
+}
