@@ -45,4 +45,22 @@ import FunAD
         }
         for k in [0, 2, 3] { #expect(FileManager.default.fileExists(atPath: jobs[k].file.path)) }
     }
+
+    @Test func theDrawerWritesInTheBackgroundAndReportsAFailureAtFinish() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let drawer = Predictor.OverlayDrawer(range: 0...1)
+        let first = (0..<3).map { job($0, in: dir) }
+        drawer.submit(first)
+        drawer.submit([])
+        #expect(try drawer.finish() == 3)
+        for j in first { #expect(FileManager.default.fileExists(atPath: j.file.path)) }
+        var broken = job(7, in: dir)
+        broken.file = dir.appendingPathComponent("no-such-folder/7.png")
+        drawer.submit([broken])
+        drawer.submit([job(8, in: dir)])
+        #expect(throws: (any Error).self) { _ = try drawer.finish() }
+        #expect(throws: (any Error).self) { try drawer.rethrowFailure() }
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("8.png").path))
+    }
 }

@@ -167,6 +167,10 @@ struct Predictor {
         let colourRange: ClosedRange<Float> = bundle.modelManifest.kind == .localNet ? 0...1 : 0...Float(max(2 * threshold.value, 1e-6))
         var batches = try PreprocessedBatches(urls: images, batchSize: recipe.batchSize, preprocessor: try recipe.preprocessor(), threads: 2)
         var scored = 0, flagged = 0, overlays = 0, position = 0
+        // Overlays are drawn behind the next batch's backbone and scorer; every exit waits
+        // for them, so no overlay is still being written when `run` returns or throws.
+        let drawer = OverlayDrawer(range: colourRange)
+        defer { drawer.waitQuietly() }
         var skipped: [PredictionSummary.Skipped] = []
         var status = "complete"
         struct Clock { var decoding = 0.0, backbone = 0.0, scoring = 0.0, writing = 0.0, scorer = 0.0 }
@@ -206,6 +210,7 @@ struct Predictor {
                     report("\(url.path): \(reason)")
                     if onBadImage == .fail {
                         status = "stopped at a bad image"
+                        overlays = try drawer.finish()
                         try JSONFiles.write(summary(), to: output.appendingPathComponent(PredictionSummary.file))
                         throw PredictionStopped(description: "stopped at \(url.path): \(reason) (--on-bad-image fail); \(scored) images scored before it are in \(output.appendingPathComponent(PredictionSummary.scoresFile).path)")
                     }
@@ -233,12 +238,15 @@ struct Predictor {
                 try csv.append(rows)
                 scored += good.count
                 flagged += toDraw.count
-                try OverlayJob.drawAll(toDraw, range: colourRange)
-                overlays += toDraw.count
+                try drawer.rethrowFailure()
+                drawer.submit(toDraw)
                 clock.writing += Date().timeIntervalSince(t0)
             }
             progress(position, images.count)
         }
+        let t0 = Date()
+        overlays = try drawer.finish()
+        clock.writing += Date().timeIntervalSince(t0)
         let final = summary()
         try JSONFiles.write(final, to: output.appendingPathComponent(PredictionSummary.file))
         return final
@@ -268,9 +276,9 @@ struct Predictor {
         var map: [Float]
         var file: URL
 
-        /// Renders and writes every job, two at a time (the 2-core machine's PNG encoding
-        /// was a seventh of predict's time one at a time); the first failure, in job order,
-        /// is thrown after all have finished, so no file is left half-written by a sibling.
+        /// Renders and writes every job, `lanes` at a time; the first failure, in job
+        /// order, is thrown after all have finished, so no file is left half-written by a
+        /// sibling lane.
         static func drawAll(_ jobs: [OverlayJob], range: ClosedRange<Float>, lanes: Int = 2) throws {
             guard !jobs.isEmpty else { return }
             let failures = FailureSlots(count: jobs.count)
@@ -287,6 +295,49 @@ struct Predictor {
             }
             if let first = failures.first { throw first }
         }
+    }
+
+    /// Draws overlays on one background thread, in submission order, while the caller
+    /// goes on with the next batch (PNG encoding was a seventh of predict's time on the
+    /// main thread). Failures are kept and thrown by `rethrowFailure` or `finish`.
+    final class OverlayDrawer: @unchecked Sendable {
+        private let queue = DispatchQueue(label: "funad.predict.overlays")
+        private let group = DispatchGroup()
+        private let lock = NSLock()
+        private var failure: Error?
+        private var drawn = 0
+        let range: ClosedRange<Float>
+
+        init(range: ClosedRange<Float>) { self.range = range }
+
+        func submit(_ jobs: [OverlayJob]) {
+            guard !jobs.isEmpty else { return }
+            queue.async(group: group) { [self] in
+                do {
+                    try OverlayJob.drawAll(jobs, range: range, lanes: 1)
+                    lock.lock(); drawn += jobs.count; lock.unlock()
+                } catch {
+                    lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                }
+            }
+        }
+
+        /// Throws the first failure seen so far, without waiting.
+        func rethrowFailure() throws {
+            lock.lock(); defer { lock.unlock() }
+            if let failure { throw failure }
+        }
+
+        /// Waits for every submitted overlay; returns how many were written or throws
+        /// the first failure.
+        func finish() throws -> Int {
+            group.wait()
+            try rethrowFailure()
+            lock.lock(); defer { lock.unlock() }
+            return drawn
+        }
+
+        func waitQuietly() { group.wait() }
     }
 
     /// Errors from concurrent lanes, by job index (each index written by one lane only).
