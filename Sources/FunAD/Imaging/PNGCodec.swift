@@ -126,19 +126,35 @@ enum PNGCodec {
         image.format = pixels.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0
         if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
         let stride = Int32(pixels.width * pixels.channels)
-        var size: Int = 0
-        let sized = pixels.bytes.withUnsafeBytes { buf in
-            png_image_write_to_memory(&image, nil, &size, 0, buf.baseAddress, stride, nil)
-        }
-        guard sized != 0 else { throw ImageWriteError(message: "libpng: \(message(image))") }
-        var out = Data(count: size)
-        let written = out.withUnsafeMutableBytes { dst in
-            pixels.bytes.withUnsafeBytes { buf in
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, buf.baseAddress, stride, nil)
+        // One compression pass into a buffer of libpng's upper bound (PNG_IMAGE_PNG_SIZE_MAX,
+        // a macro Swift cannot import); asking for the size first compressed every image
+        // twice (half of `predict`'s overlay time). If libpng still reports the buffer too
+        // small, the second pass uses the size it asked for.
+        var capacity = Self.sizeBound(rowBytes: pixels.width * pixels.channels, height: pixels.height)
+        for _ in 0..<2 {
+            var out = Data(count: capacity)
+            var size = capacity
+            let written = out.withUnsafeMutableBytes { dst in
+                pixels.bytes.withUnsafeBytes { buf in
+                    png_image_write_to_memory(&image, dst.baseAddress, &size, 0, buf.baseAddress, stride, nil)
+                }
             }
+            if written != 0 { return out.prefix(size) }
+            guard size > capacity else { break }
+            capacity = size
+            image.warning_or_error = 0
+            image.message = png_image().message
         }
-        guard written != 0 else { throw ImageWriteError(message: "libpng: \(message(image))") }
-        return out.prefix(size)
+        throw ImageWriteError(message: "libpng: \(message(image))")
+    }
+
+    /// libpng's PNG_IMAGE_PNG_SIZE_MAX for a non-colour-mapped image: the zlib bound of
+    /// the filtered rows (one filter byte per row), the IDAT chunk headers per 8 KiB
+    /// zlib buffer, and the fixed chunks (signature, IHDR, gAMA, cHRM, IEND).
+    static func sizeBound(rowBytes: Int, height: Int) -> Int {
+        let data = (rowBytes + 1) * height
+        let zlib = data + (data + 7) >> 3 + (data + 63) >> 6 + 11
+        return 8 + 25 + 16 + 44 + 12 + 12 * (zlib / 8192 + 1) + zlib
     }
 }
 

@@ -52,16 +52,22 @@ struct GaussianFilter: Sendable {
             }
         }
         // Axis 1: per row, through a padded copy so the inner loop has no index arithmetic.
+        // Tap-major like axis 0: every output still sums its taps in order k = 0…2r from
+        // 0.0 (the same roundings as one running sum per pixel), but the inner loop runs
+        // along the row, which vectorises; the per-pixel running sum did not.
         var padded = [Float](repeating: 0, count: width + 2 * r)
-        padded.withUnsafeMutableBufferPointer { pad in
-            for y in 0..<height {
-                let src = scratch + y * width
-                for i in 0..<(width + 2 * r) { pad[i] = src[GaussianFilter.reflect(i - r, width)] }
-                let dst = plane + y * width
-                for x in 0..<width {
-                    var acc = 0.0
-                    for k in 0...(2 * r) { acc += weights[k] * Double(pad[x + k]) }
-                    dst[x] = Float(acc)
+        rowAcc.withUnsafeMutableBufferPointer { acc in
+            padded.withUnsafeMutableBufferPointer { pad in
+                for y in 0..<height {
+                    let src = scratch + y * width
+                    for i in 0..<(width + 2 * r) { pad[i] = src[GaussianFilter.reflect(i - r, width)] }
+                    for x in 0..<width { acc[x] = 0 }
+                    for k in 0...(2 * r) {
+                        let wk = weights[k], tap = pad.baseAddress! + k
+                        for x in 0..<width { acc[x] += wk * Double(tap[x]) }
+                    }
+                    let dst = plane + y * width
+                    for x in 0..<width { dst[x] = Float(acc[x]) }
                 }
             }
         }

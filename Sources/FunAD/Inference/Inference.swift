@@ -40,6 +40,9 @@ public struct InferenceResult: Sendable {
     public var mapURL: URL?
     public var mapHeight: Int
     public var mapWidth: Int
+    /// Wall-clock seconds spent inside the scorer (Local-Net's layers or PatchCore's
+    /// search), the rest being feature gathering, maps and writing: `predict` reports it.
+    public var scorerSeconds: Double = 0
 }
 
 /// The `infer` step: score every patch of every image, reduce to image scores, and write
@@ -54,6 +57,9 @@ public enum Inference {
     ///     until this many patches are gathered (at least one image per call), so
     ///     BLAS-backed scorers see large matrices.
     ///   - writeMapsTo: anomaly-map file to write, or nil to compute image scores only.
+    ///   - mapSink: called with (image index, its map) for every image, in order, when
+    ///     the caller keeps the maps itself (`predict` renders overlays from them without
+    ///     a file round trip); the same float32 values the file would hold.
     ///   - progress: called with (images done, total) after every batch.
     ///   - imageScoreRule: how patch scores become the image score (default: the paper's max).
     ///   - imageScore: optional rule (image's P×D features, its P patch scores) → image
@@ -67,6 +73,7 @@ public enum Inference {
         mapPrecision: MapPrecision = .float32,
         patchesPerCall: Int = 8192,
         writeMapsTo mapURL: URL?,
+        mapSink: ((Int, UnsafeBufferPointer<Float>) throws -> Void)? = nil,
         progress: ((Int, Int) -> Void)? = nil,
         imageScoreRule: ImageScoreRule = .maximum,
         imageScore: ((UnsafePointer<Float>, UnsafeBufferPointer<Float>) throws -> Float)? = nil
@@ -83,27 +90,32 @@ public enum Inference {
             throw InferenceError("infer: the top-k fraction must be in (0, 1], got \(f)")
         }
         // The smoothed maximum needs the map of every image, written or not.
-        let needsMap = mapURL != nil || (imageScore == nil && imageScoreRule == .smoothedMaximum)
+        let needsMap = mapURL != nil || mapSink != nil || (imageScore == nil && imageScoreRule == .smoothedMaximum)
         var sorted = [Float](repeating: 0, count: p)
         let writer = try mapURL.map { try AnomalyMapWriter(url: $0, height: mapSide, width: mapSide, precision: mapPrecision) }
         let maker = AnomalyMapMaker(gridHeight: features.gridHeight, gridWidth: features.gridWidth,
                                     mapHeight: mapSide, mapWidth: mapSide, sigma: sigma)
-        let imagesPerCall = max(1, patchesPerCall / p)
+        // Never more images per call than the source holds: `predict` scores batches of 8,
+        // and a 10-image buffer (45 MB for 1432-d features) per batch was pure page faults.
+        let imagesPerCall = max(1, min(patchesPerCall / p, n))
         var feats = [Float](repeating: 0, count: imagesPerCall * p * d)
         var scores = [Float](repeating: 0, count: imagesPerCall * p)
         var map = [Float](repeating: 0, count: mapSide * mapSide)
         var imageScores = [Float](); imageScores.reserveCapacity(n)
+        var scorerSeconds = 0.0
         var start = 0
         while start < n {
             let batch = min(imagesPerCall, n - start)
             try feats.withUnsafeMutableBufferPointer { f in
                 for i in 0..<batch { try features.patchFeatures(ofImage: start + i, into: f.baseAddress! + i * p * d) }
             }
+            let scoringStarted = DispatchTime.now().uptimeNanoseconds
             try feats.withUnsafeBufferPointer { f in
                 try scores.withUnsafeMutableBufferPointer { s in
                     try scorer.scoreImages(f.baseAddress!, images: batch, patchesPerImage: p, into: s.baseAddress!)
                 }
             }
+            scorerSeconds += Double(DispatchTime.now().uptimeNanoseconds - scoringStarted) / 1e9
             for i in 0..<batch {
                 var best = -Float.infinity
                 for j in 0..<p {
@@ -140,11 +152,13 @@ public enum Inference {
                 }
                 imageScores.append(best)
                 try writer?.append(map)
+                if let mapSink { try map.withUnsafeBufferPointer { try mapSink(start + i, $0) } }
             }
             start += batch
             progress?(start, n)
         }
         try writer?.finish()
-        return InferenceResult(imageScores: imageScores, mapURL: mapURL, mapHeight: mapSide, mapWidth: mapSide)
+        return InferenceResult(imageScores: imageScores, mapURL: mapURL, mapHeight: mapSide, mapWidth: mapSide,
+                               scorerSeconds: scorerSeconds)
     }
 }

@@ -24,6 +24,9 @@ struct PredictionSummary: Codable {
         var secondsBackbone: Double
         var secondsScoring: Double
         var secondsWriting: Double
+        /// Of `secondsScoring`, the time inside the scorer itself (Local-Net's layers or
+        /// PatchCore's search); the rest is the feature round trip and the maps.
+        var secondsScorer: Double
     }
 
     /// "complete", or "stopped at a bad image" (with `on_bad_image: fail`).
@@ -164,9 +167,13 @@ struct Predictor {
         let colourRange: ClosedRange<Float> = bundle.modelManifest.kind == .localNet ? 0...1 : 0...Float(max(2 * threshold.value, 1e-6))
         var batches = try PreprocessedBatches(urls: images, batchSize: recipe.batchSize, preprocessor: try recipe.preprocessor(), threads: 2)
         var scored = 0, flagged = 0, overlays = 0, position = 0
+        // Overlays are drawn behind the next batch's backbone and scorer; every exit waits
+        // for them, so no overlay is still being written when `run` returns or throws.
+        let drawer = OverlayDrawer(range: colourRange)
+        defer { drawer.waitQuietly() }
         var skipped: [PredictionSummary.Skipped] = []
         var status = "complete"
-        struct Clock { var decoding = 0.0, backbone = 0.0, scoring = 0.0, writing = 0.0 }
+        struct Clock { var decoding = 0.0, backbone = 0.0, scoring = 0.0, writing = 0.0, scorer = 0.0 }
         var clock = Clock()
         func timed<T>(_ slot: WritableKeyPath<Clock, Double>, _ body: () throws -> T) rethrows -> T {
             let t0 = Date()
@@ -184,7 +191,7 @@ struct Predictor {
                 timing: .init(started: ISO8601DateFormatter().string(from: started), seconds: seconds,
                               imagesPerSecond: seconds > 0 ? Double(scored) / seconds : 0,
                               secondsDecoding: clock.decoding, secondsBackbone: clock.backbone,
-                              secondsScoring: clock.scoring, secondsWriting: clock.writing),
+                              secondsScoring: clock.scoring, secondsWriting: clock.writing, secondsScorer: clock.scorer),
                 overlays: overlays)
         }
 
@@ -203,6 +210,7 @@ struct Predictor {
                     report("\(url.path): \(reason)")
                     if onBadImage == .fail {
                         status = "stopped at a bad image"
+                        overlays = try drawer.finish()
                         try JSONFiles.write(summary(), to: output.appendingPathComponent(PredictionSummary.file))
                         throw PredictionStopped(description: "stopped at \(url.path): \(reason) (--on-bad-image fail); \(scored) images scored before it are in \(output.appendingPathComponent(PredictionSummary.scoresFile).path)")
                     }
@@ -213,44 +221,132 @@ struct Predictor {
                     try FeatureExtraction.forward(good.map(\.image), backbone: backbone, normalization: normalization, side: side)
                 }
                 let result = try timed(\.scoring) { try score(features, scratch: scratch, rule: rule) }
+                clock.scorer += result.scorerSeconds
                 let t0 = Date()
                 var rows: [(path: String, raw: Float, normalised: Double, flagged: Bool)] = []
+                var toDraw: [OverlayJob] = []
                 for (i, item) in good.enumerated() {
                     let raw = result.scores[i]
                     let isFlagged = Double(raw) > threshold.value
                     rows.append((item.url.path, raw, normalise(raw), isFlagged))
                     if isFlagged {
-                        flagged += 1
-                        let planes = try Overlay.render(name: item.url.path, image: item.image, mask: nil, map: result.maps.map(i), range: colourRange)
                         let name = String(format: "%05d-%@.png", item.index + 1, Self.safeName(item.url))
-                        try PNGWriter.write(planes, to: overlaysDir.appendingPathComponent(name), fast: true)
-                        overlays += 1
+                        toDraw.append(OverlayJob(path: item.url.path, image: item.image, map: result.maps[i],
+                                                 file: overlaysDir.appendingPathComponent(name)))
                     }
                 }
                 try csv.append(rows)
                 scored += good.count
+                flagged += toDraw.count
+                try drawer.rethrowFailure()
+                drawer.submit(toDraw)
                 clock.writing += Date().timeIntervalSince(t0)
             }
             progress(position, images.count)
         }
+        let t0 = Date()
+        overlays = try drawer.finish()
+        clock.writing += Date().timeIntervalSince(t0)
         let final = summary()
         try JSONFiles.write(final, to: output.appendingPathComponent(PredictionSummary.file))
         return final
     }
 
     /// One batch's backbone features written to a feature file and read back (so the
-    /// scorer sees the stored precision, as `infer` does), then scored with maps.
-    private func score(_ features: BackboneFeatures, scratch: URL, rule: ImageScoreRule) throws -> (scores: [Float], maps: AnomalyMapReader) {
+    /// scorer sees the stored precision, as `infer` does), then scored with maps. The maps
+    /// stay in memory (float32, the values `infer`'s map file holds at its default precision).
+    private func score(_ features: BackboneFeatures, scratch: URL, rule: ImageScoreRule) throws -> (scores: [Float], maps: [[Float]], scorerSeconds: Double) {
         let featuresURL = scratch.appendingPathComponent("batch.features")
-        let mapsURL = scratch.appendingPathComponent("batch.maps")
         let writer = try bundle.manifest.features.writer(at: featuresURL, backbone: backbone)
         try writer.append(features, ids: (0..<features.batch).map(String.init))
         try writer.finish()
         let source = try InferStage.scoringSource(featuresURL, manifest: bundle.modelManifest)
         let s = bundle.manifest.scoring
+        var maps: [[Float]] = []
+        maps.reserveCapacity(features.batch)
         let result = try Inference.run(scorer: scorer, features: source, mapSide: s.mapSize, sigma: s.sigma,
-                                       writeMapsTo: mapsURL, imageScoreRule: rule)
-        return (result.imageScores, try AnomalyMapReader(url: mapsURL))
+                                       writeMapsTo: nil, mapSink: { _, map in maps.append(Array(map)) }, imageScoreRule: rule)
+        return (result.imageScores, maps, result.scorerSeconds)
+    }
+
+    /// One flagged image's overlay: rendered and PNG-encoded off the main thread.
+    struct OverlayJob: Sendable {
+        var path: String
+        var image: ImagePlanes
+        var map: [Float]
+        var file: URL
+
+        /// Renders and writes every job, `lanes` at a time; the first failure, in job
+        /// order, is thrown after all have finished, so no file is left half-written by a
+        /// sibling lane.
+        static func drawAll(_ jobs: [OverlayJob], range: ClosedRange<Float>, lanes: Int = 2) throws {
+            guard !jobs.isEmpty else { return }
+            let failures = FailureSlots(count: jobs.count)
+            DispatchQueue.concurrentPerform(iterations: min(lanes, jobs.count)) { lane in
+                for j in stride(from: lane, to: jobs.count, by: min(lanes, jobs.count)) {
+                    let job = jobs[j]
+                    do {
+                        let planes = try Overlay.render(name: job.path, image: job.image, mask: nil, map: job.map, range: range)
+                        try PNGWriter.write(planes, to: job.file, fast: true)
+                    } catch {
+                        failures.set(j, error)
+                    }
+                }
+            }
+            if let first = failures.first { throw first }
+        }
+    }
+
+    /// Draws overlays on one background thread, in submission order, while the caller
+    /// goes on with the next batch (PNG encoding was a seventh of predict's time on the
+    /// main thread). Failures are kept and thrown by `rethrowFailure` or `finish`.
+    final class OverlayDrawer: @unchecked Sendable {
+        private let queue = DispatchQueue(label: "funad.predict.overlays")
+        private let group = DispatchGroup()
+        private let lock = NSLock()
+        private var failure: Error?
+        private var drawn = 0
+        let range: ClosedRange<Float>
+
+        init(range: ClosedRange<Float>) { self.range = range }
+
+        func submit(_ jobs: [OverlayJob]) {
+            guard !jobs.isEmpty else { return }
+            queue.async(group: group) { [self] in
+                do {
+                    try OverlayJob.drawAll(jobs, range: range, lanes: 1)
+                    lock.lock(); drawn += jobs.count; lock.unlock()
+                } catch {
+                    lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                }
+            }
+        }
+
+        /// Throws the first failure seen so far, without waiting.
+        func rethrowFailure() throws {
+            lock.lock(); defer { lock.unlock() }
+            if let failure { throw failure }
+        }
+
+        /// Waits for every submitted overlay; returns how many were written or throws
+        /// the first failure.
+        func finish() throws -> Int {
+            group.wait()
+            try rethrowFailure()
+            lock.lock(); defer { lock.unlock() }
+            return drawn
+        }
+
+        func waitQuietly() { group.wait() }
+    }
+
+    /// Errors from concurrent lanes, by job index (each index written by one lane only).
+    final class FailureSlots: @unchecked Sendable {
+        private var errors: [Error?]
+        private let lock = NSLock()
+        init(count: Int) { errors = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ e: Error) { lock.lock(); errors[i] = e; lock.unlock() }
+        var first: Error? { lock.lock(); defer { lock.unlock() }; return errors.lazy.compactMap { $0 }.first }
     }
 
     /// The reason part of an image error (its description starts with the path).
