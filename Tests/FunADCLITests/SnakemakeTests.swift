@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+
+/// Where Snakemake is: $FUNAD_SNAKEMAKE, else `.venv-snakemake/bin/snakemake` of the
+/// project holding the built products (made by scripts/setup). Nil when neither exists.
+let snakemakeExecutable: URL? = {
+    let fm = FileManager.default
+    if let given = ProcessInfo.processInfo.environment["FUNAD_SNAKEMAKE"], fm.isExecutableFile(atPath: given) {
+        return URL(fileURLWithPath: given)
+    }
+    var dir = CLITests.funad.deletingLastPathComponent()
+    while dir.path != "/" {
+        let candidate = dir.appendingPathComponent(".venv-snakemake/bin/snakemake")
+        if fm.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return nil
+}()
+
+/// `funad run-stage` and `funad export snakemake` as a user runs them, and the exported
+/// workflow run by Snakemake (issue 15) on a small workflow shaped like the demo: FUN-AD
+/// and PatchCore fanned out from one extract, each scored and evaluated.
+@Suite(.serialized) struct SnakemakeTests {
+    let cli = CLITests()
+
+    static let workflow = """
+    name: tiny-fanout
+    vars: {EPOCHS: "3"}
+    stages:
+      images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 64}}
+      data: {type: load, needs: [images], with: {format: mvtec, contamination: {ratio: 0.25, overlap: true, seed: 5}}}
+      features:
+        type: extract
+        needs: [data]
+        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4}
+      model: {type: train, needs: [features], with: {epochs: "${EPOCHS}", batch_size: 4, hidden: [16, 8], bank: {min_images: 2}, checkpoint_every: 1}}
+      scores: {type: infer, needs: [model, features], with: {map_size: 64}}
+      report: {type: evaluate, needs: [scores, data, model], with: {overlays: 0}}
+      patchcore: {type: patchcore, needs: [features], with: {coreset: 0.2, seed: 0}}
+      patchcore-scores: {type: infer, needs: [patchcore, features], with: {map_size: 64}}
+      patchcore-report: {type: evaluate, needs: [patchcore-scores, data], with: {overlays: 0}}
+    """
+    static let stages = ["images", "data", "features", "model", "scores", "report", "patchcore", "patchcore-scores", "patchcore-report"]
+
+    func project() throws -> URL {
+        let dir = try cli.scratch()
+        try Self.workflow.write(to: dir.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    /// Stage → key from a run record.
+    func keys(record: URL) throws -> [String: String] {
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: record)) as! [String: Any]
+        var out: [String: String] = [:]
+        for s in obj["stages"] as! [[String: Any]] { out[s["name"] as! String] = s["key"] as? String }
+        return out
+    }
+
+    /// Stage → key from the markers in `dir` (`<stage>.<key>.done`).
+    func markerKeys(_ dir: URL) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".done") && !name.contains(".shard-") {
+            let parts = name.dropLast(5).split(separator: ".")
+            out[parts.dropLast().joined(separator: ".")] = String(parts.last!)
+        }
+        return out
+    }
+
+    func snakemake(_ args: [String], in dir: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = snakemakeExecutable!
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        p.standardOutput = FileHandle.nullDevice
+        let log = dir.appendingPathComponent("snakemake-\(UUID().uuidString.prefix(4)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: log)
+        try p.run()
+        return p
+    }
+
+    @Test func runStageNeedsItsUpstreamAndWritesAMarkerNamedByTheKey() throws {
+        let dir = try project()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let early = try cli.run(["run-stage", "tiny.yaml", "data"], in: dir)
+        #expect(early.status == 2)
+        #expect(early.stderr.contains("stage 'data' needs 'images'") && early.stderr.contains("not in the cache"))
+        let notShardable = try cli.run(["run-stage", "tiny.yaml", "images", "--shard", "1/2"], in: dir)
+        #expect(notShardable.status == 2)
+        #expect(notShardable.stderr.contains("cannot be split into shards"))
+        #expect(try cli.run(["run-stage", "tiny.yaml", "images", "--shard", "3/2"], in: dir).status == 2)
+
+        let plan = try cli.run(["plan", "tiny.yaml"], in: dir)
+        let first = try cli.run(["run-stage", "tiny.yaml", "images"], in: dir)
+        try #require(first.status == 0, "\(first.stderr)")
+        let markers = dir.appendingPathComponent(".funad/markers")
+        let key = try #require(try markerKeys(markers)["images"])
+        #expect(plan.stdout.contains("no stored result"))
+        let note = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
+        #expect(note["status"] as? String == "ran" && note["key"] as? String == key)
+        // Again: nothing to compute, the marker is rewritten.
+        let again = try cli.run(["run-stage", "tiny.yaml", "images"], in: dir)
+        #expect(again.status == 0 && again.stderr.contains("cached"))
+        let second = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
+        #expect(second["status"] as? String == "cached")
+        // A changed setting changes the key; a job told the old key refuses to run.
+        let stale = try cli.run(["run-stage", "tiny.yaml", "images", "--set", "images.seed=4", "--expect-key", key], in: dir)
+        #expect(stale.status == 2)
+        #expect(stale.stderr.contains("re-export"))
+    }
+
+    @Test(.enabled(if: snakemakeExecutable != nil, "Snakemake is not installed (scripts/setup makes .venv-snakemake); skipped"))
+    func snakemakeRunOfTheExportGivesTheKeysAndMetricsOfFunadRun() throws {
+        let dir = try project()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try cli.run(["run", "tiny.yaml", "--cache", "direct/cache", "--runs", "direct/runs"], in: dir)
+        try #require(run.status == 0, "\(run.stderr)")
+        let direct = try keys(record: dir.appendingPathComponent("direct/runs/tiny-fanout/latest/run.json"))
+
+        // Exported with extract in 4 shards, run by Snakemake with 2 cores on another cache.
+        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--cache", "sm/cache", "--runs", "sm/runs", "--shards", "features=4",
+                                  "-o", "Snakefile"], in: dir)
+        try #require(export.status == 0, "\(export.stderr)")
+        let snakefile = try String(contentsOf: dir.appendingPathComponent("Snakefile"), encoding: .utf8)
+        #expect(snakefile.contains("rule features_shard:") && snakefile.contains("--merge 4"))
+        let p = try snakemake(["-s", "Snakefile", "--cores", "2"], in: dir)
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "snakemake failed; see its log in \(dir.path)")
+
+        // The same cache keys…
+        let markers = dir.appendingPathComponent(".funad/markers")
+        #expect(try markerKeys(markers) == direct)
+        let shardMarkers = try FileManager.default.contentsOfDirectory(atPath: markers.path).filter { $0.contains(".shard-") }
+        #expect(shardMarkers.count == 4)
+        // …and the same bytes: metrics of both methods and the features the shards made.
+        for (stage, file) in [("report", "metrics.json"), ("patchcore-report", "metrics.json"),
+                              ("features", "train.features"), ("features", "test.features"), ("scores", "scores.json")] {
+            let a = try Data(contentsOf: dir.appendingPathComponent("direct/cache/entries/\(direct[stage]!)/out/\(file)"))
+            let b = try Data(contentsOf: dir.appendingPathComponent("sm/cache/entries/\(direct[stage]!)/out/\(file)"))
+            #expect(a == b, "\(stage)/\(file) differs between funad run and the Snakemake run")
+        }
+        // A second Snakemake run has nothing to do.
+        let again = try snakemake(["-s", "Snakefile", "--cores", "2"], in: dir)
+        again.waitUntilExit()
+        #expect(again.terminationStatus == 0)
+        let plan = try cli.run(["plan", "tiny.yaml", "--cache", "sm/cache"], in: dir)
+        #expect(plan.stdout.contains("9 stages, 0 to run"))
+    }
+
+    @Test(.enabled(if: snakemakeExecutable != nil, "Snakemake is not installed (scripts/setup makes .venv-snakemake); skipped"))
+    func snakemakeKilledHalfWayResumesWithoutRecomputingFinishedStages() throws {
+        let dir = try project()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Enough epochs that training is still running when the kill comes.
+        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--set", "EPOCHS=400", "-o", "Snakefile"], in: dir)
+        try #require(export.status == 0, "\(export.stderr)")
+        let markers = dir.appendingPathComponent(".funad/markers")
+        let p = try snakemake(["-s", "Snakefile", "--cores", "1"], in: dir)
+        // Kill once extract is done (its marker exists) and a later job has started.
+        let deadline = Date().addingTimeInterval(120)
+        while (try? markerKeys(markers))?["features"] == nil && p.isRunning && Date() < deadline { usleep(100_000) }
+        try #require(p.isRunning, "snakemake ended before the kill; see its log in \(dir.path)")
+        usleep(1_500_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus != 0)
+        let before = try FileManager.default.contentsOfDirectory(atPath: markers.path).filter { $0.hasSuffix(".done") }
+        #expect(before.count < Self.stages.count, "everything finished before the kill")
+        #expect(before.contains { $0.hasPrefix("features.") })
+        var stamps: [String: Date] = [:]
+        for m in before { stamps[m] = try FileManager.default.attributesOfItem(atPath: markers.appendingPathComponent(m).path)[.modificationDate] as? Date }
+
+        let resumed = try snakemake(["-s", "Snakefile", "--cores", "2", "--rerun-incomplete"], in: dir)
+        resumed.waitUntilExit()
+        try #require(resumed.terminationStatus == 0, "the re-run failed; see its log in \(dir.path)")
+        let after = try markerKeys(markers)
+        #expect(Set(after.keys) == Set(Self.stages))
+        // Finished stages were not run again (their markers are untouched)…
+        for m in before {
+            let stamp = try FileManager.default.attributesOfItem(atPath: markers.appendingPathComponent(m).path)[.modificationDate] as? Date
+            #expect(stamp == stamps[m], "\(m) was rewritten by the re-run")
+        }
+        // …and the cache now holds every stage, with no half-written folder left.
+        let plan = try cli.run(["plan", "tiny.yaml", "--set", "EPOCHS=400"], in: dir)
+        #expect(plan.stdout.contains("9 stages, 0 to run"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".funad/cache/tmp").path).isEmpty)
+    }
+}
