@@ -180,16 +180,18 @@ import WorkflowTestSupport
         let plan = try s.session().plan(try s.session().load(path))
         let key = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.stage.name, $0.key) })
         let locations = SnakemakeExport.Locations(funad: "/opt/funad", workflowFile: path, cache: "/shared/cache", runs: "/shared/runs",
-                                                  markers: "m")
+                                                  markers: "m", blasThreads: 3)
         let text = try SnakemakeExport(plan: plan, locations: locations, settings: ["N=3"], shards: ["squares": 4],
                                        commandLine: "funad export snakemake w.yaml").render()
         #expect(text.contains("FUNAD = config.get(\"funad\", \"/opt/funad\")"))
         #expect(text.contains("SETTINGS = [\"N=3\"]"))
+        #expect(text.contains("BLAS_THREADS = int(config.get(\"blas_threads\", 3))"))
         // The stage named add-one gets a Python rule name; its input is root's marker.
         #expect(text.contains("""
         rule add_one:
             input: ["m/root.\(key["root"]!).done"]
             output: "m/add-one.\(key["add-one"]!).done"
+            threads: BLAS_THREADS
             shell: run_stage("add-one", "\(key["add-one"]!)")
         """))
         #expect(text.contains("""
@@ -202,6 +204,7 @@ import WorkflowTestSupport
         rule squares:
             input: expand("m/squares.\(key["squares"]!).shard-{i}-of-4.done", i=range(1, 5))
             output: "m/squares.\(key["squares"]!).done"
+            threads: BLAS_THREADS
             shell: run_stage("squares", "\(key["squares"]!)", "--merge 4")
         """))
         #expect(text.components(separatedBy: "\nrule ").count - 1 == 5)  // all, root, add_one, squares_shard, squares

@@ -39,6 +39,13 @@ struct SnakemakeExportCommand: ParsableCommand {
     @Option(help: "The funad executable the jobs run (default: this one).")
     var funad: String?
 
+    @Option(help: ArgumentHelp("OpenBLAS threads per job (default: $OPENBLAS_NUM_THREADS, else this machine's processors, as `funad run` uses). Results depend on it in the last bits.", valueName: "N"))
+    var blasThreads: Int?
+
+    func validate() throws {
+        if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads must be at least 1") }
+    }
+
     func run() throws {
         let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
         let validated = try session.load(workflow.workflow, settings: workflow.settings)
@@ -52,7 +59,9 @@ struct SnakemakeExportCommand: ParsableCommand {
         let executable = funad ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let locations = SnakemakeExport.Locations(
             funad: executable, workflowFile: URL(fileURLWithPath: workflow.workflow).standardizedFileURL.path,
-            cache: cache.cacheURL.standardizedFileURL.path, runs: cache.runsURL.standardizedFileURL.path, markers: markers)
+            cache: cache.cacheURL.standardizedFileURL.path, runs: cache.runsURL.standardizedFileURL.path, markers: markers,
+            blasThreads: blasThreads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) }
+                ?? ProcessInfo.processInfo.activeProcessorCount)
         let export = try SnakemakeExport(plan: plan, locations: locations, settings: variables + parameterSettings,
                                          shards: try SnakemakeExport.parseShards(shards),
                                          commandLine: (["funad"] + CommandLine.arguments.dropFirst()).joined(separator: " "))

@@ -16,13 +16,19 @@ public struct SnakemakeExport {
         public var runs: String
         /// Folder of the marker files, relative to Snakemake's working folder or absolute.
         public var markers: String
+        /// OpenBLAS threads of every job, which is also each rule's `threads:`. Results
+        /// depend on it (a BLAS reduction split over more threads sums in another order),
+        /// so a job pins it rather than taking the count Snakemake would set: with the
+        /// count `funad run` uses on the exporting machine, a Snakemake run gives its bytes.
+        public var blasThreads: Int
 
-        public init(funad: String, workflowFile: String, cache: String, runs: String, markers: String) {
+        public init(funad: String, workflowFile: String, cache: String, runs: String, markers: String, blasThreads: Int) {
             self.funad = funad
             self.workflowFile = workflowFile
             self.cache = cache
             self.runs = runs
             self.markers = markers
+            self.blasThreads = max(1, blasThreads)
         }
     }
 
@@ -97,6 +103,9 @@ public struct SnakemakeExport {
         out.append("CACHE = config.get(\"cache\", \(python(locations.cache)))")
         out.append("RUNS = config.get(\"runs\", \(python(locations.runs)))")
         out.append("SETTINGS = [\(settings.map(python).joined(separator: ", "))]")
+        out.append("# OpenBLAS threads per job (also each rule's threads): funad's results depend on it, so it is")
+        out.append("# pinned to what `funad run` used where this file was exported; change it and results may differ in the last bits.")
+        out.append("BLAS_THREADS = int(config.get(\"blas_threads\", \(locations.blasThreads)))")
         out.append("")
         out.append("def q(text):")
         out.append("    \"\"\"Shell-quoted, with braces doubled for Snakemake's formatting of shell commands.\"\"\"")
@@ -104,7 +113,7 @@ public struct SnakemakeExport {
         out.append("")
         out.append("def run_stage(stage, key, extra=\"\"):")
         out.append("    sets = \" \".join(\"--set \" + q(s) for s in SETTINGS)")
-        out.append("    return (f\"{q(FUNAD)} run-stage {q(WORKFLOW)} {q(stage)} {sets} --cache {q(CACHE)} --runs {q(RUNS)}\"")
+        out.append("    return (f\"OPENBLAS_NUM_THREADS={BLAS_THREADS} OMP_NUM_THREADS={BLAS_THREADS} {q(FUNAD)} run-stage {q(WORKFLOW)} {q(stage)} {sets} --cache {q(CACHE)} --runs {q(RUNS)}\"")
         out.append("            f\" --expect-key {key} {extra} --marker {{output}}\")")
         out.append("")
         out.append("rule all:")
@@ -122,16 +131,19 @@ public struct SnakemakeExport {
                 out.append("    input: [\(inputs.joined(separator: ", "))]")
                 out.append("    output: \(python(marker(step, shardCount: count)))")
                 out.append("    wildcard_constraints: i=\"[0-9]+\"")
+                out.append("    threads: BLAS_THREADS")
                 out.append("    shell: run_stage(\(python(name)), \"\(step.key)\", \"--shard {wildcards.i}/\(count)\")")
                 out.append("")
                 out.append("rule \(rule):")
                 out.append("    input: expand(\(python(marker(step, shardCount: count))), i=range(1, \(count + 1)))")
                 out.append("    output: \(python(marker(step)))")
+                out.append("    threads: BLAS_THREADS")
                 out.append("    shell: run_stage(\(python(name)), \"\(step.key)\", \"--merge \(count)\")")
             } else {
                 out.append("rule \(rule):")
                 out.append("    input: [\(inputs.joined(separator: ", "))]")
                 out.append("    output: \(python(marker(step)))")
+                out.append("    threads: BLAS_THREADS")
                 out.append("    shell: run_stage(\(python(name)), \"\(step.key)\")")
             }
         }
