@@ -66,13 +66,30 @@ let snakemakeExecutable: URL? = {
         return out
     }
 
-    func snakemake(_ args: [String], in dir: URL) throws -> Process {
+    /// Kills `root` and every process below it at once (SIGSTOP first, so that it starts
+    /// no new job meanwhile), read from /proc: as a lost node would end them.
+    func killTree(_ root: Int32) {
+        kill(root, SIGSTOP)
+        var parents: [Int32: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = Int32(fields[1]) { parents[ppid, default: []].append(pid) }
+        }
+        var tree: [Int32] = [root], i = 0
+        while i < tree.count { tree += parents[tree[i]] ?? []; i += 1 }
+        for pid in tree.reversed() { kill(pid, SIGKILL) }
+    }
+
+    /// Starts Snakemake in `dir`; its output goes to `dir/<log>`.
+    func snakemake(_ args: [String], in dir: URL, log name: String = "snakemake.log") throws -> Process {
         let p = Process()
         p.executableURL = snakemakeExecutable!
         p.arguments = args
         p.currentDirectoryURL = dir
         p.standardOutput = FileHandle.nullDevice
-        let log = dir.appendingPathComponent("snakemake-\(UUID().uuidString.prefix(4)).log")
+        let log = dir.appendingPathComponent(name)
         FileManager.default.createFile(atPath: log.path, contents: nil)
         p.standardError = try FileHandle(forWritingTo: log)
         try p.run()
@@ -125,7 +142,7 @@ let snakemakeExecutable: URL? = {
         #expect(snakefile.contains("rule features_shard:") && snakefile.contains("--merge 4"))
         let p = try snakemake(["-s", "Snakefile", "--cores", "2"], in: dir)
         p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "snakemake failed; see its log in \(dir.path)")
+        try #require(p.terminationStatus == 0, "snakemake failed: \((try? String(contentsOf: dir.appendingPathComponent("snakemake.log"), encoding: .utf8)) ?? "")")
 
         // The same cache keys…
         let markers = dir.appendingPathComponent(".funad/markers")
@@ -152,27 +169,36 @@ let snakemakeExecutable: URL? = {
         let dir = try project()
         defer { try? FileManager.default.removeItem(at: dir) }
         // Enough epochs that training is still running when the kill comes.
-        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--set", "EPOCHS=400", "-o", "Snakefile"], in: dir)
+        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--set", "EPOCHS=30", "-o", "Snakefile"], in: dir)
         try #require(export.status == 0, "\(export.stderr)")
         let markers = dir.appendingPathComponent(".funad/markers")
         let p = try snakemake(["-s", "Snakefile", "--cores", "1"], in: dir)
-        // Kill once extract is done (its marker exists) and a later job has started.
+        // Kill once extract is done (its marker exists) and a later job has started
+        // (training takes about 12 s here).
         let deadline = Date().addingTimeInterval(120)
         while (try? markerKeys(markers))?["features"] == nil && p.isRunning && Date() < deadline { usleep(100_000) }
-        try #require(p.isRunning, "snakemake ended before the kill; see its log in \(dir.path)")
+        try #require(p.isRunning, "snakemake ended before the kill")
         usleep(1_500_000)
-        kill(p.processIdentifier, SIGINT)
+        // As a lost node would: Snakemake and its running job die at once, no clean-up.
+        killTree(p.processIdentifier)
         p.waitUntilExit()
-        #expect(p.terminationStatus != 0)
+        #expect(p.terminationReason == .uncaughtSignal)
         let before = try FileManager.default.contentsOfDirectory(atPath: markers.path).filter { $0.hasSuffix(".done") }
         #expect(before.count < Self.stages.count, "everything finished before the kill")
         #expect(before.contains { $0.hasPrefix("features.") })
         var stamps: [String: Date] = [:]
         for m in before { stamps[m] = try FileManager.default.attributesOfItem(atPath: markers.appendingPathComponent(m).path)[.modificationDate] as? Date }
 
-        let resumed = try snakemake(["-s", "Snakefile", "--cores", "2", "--rerun-incomplete"], in: dir)
+        // A hard kill leaves Snakemake's own lock behind: --unlock, as its message says.
+        let unlock = try snakemake(["-s", "Snakefile", "--unlock"], in: dir)
+        unlock.waitUntilExit()
+        #expect(unlock.terminationStatus == 0)
+        let resumed = try snakemake(["-s", "Snakefile", "--cores", "2", "--rerun-incomplete"], in: dir, log: "resumed.log")
         resumed.waitUntilExit()
-        try #require(resumed.terminationStatus == 0, "the re-run failed; see its log in \(dir.path)")
+        try #require(resumed.terminationStatus == 0, "the re-run failed")
+        // Snakemake scheduled none of the finished stages' rules again.
+        let log = try String(contentsOf: dir.appendingPathComponent("resumed.log"), encoding: .utf8)
+        for rule in ["images", "data", "features"] { #expect(!log.contains("rule \(rule):"), "\(rule) ran again") }
         let after = try markerKeys(markers)
         #expect(Set(after.keys) == Set(Self.stages))
         // Finished stages were not run again (their markers are untouched)…
@@ -181,7 +207,7 @@ let snakemakeExecutable: URL? = {
             #expect(stamp == stamps[m], "\(m) was rewritten by the re-run")
         }
         // …and the cache now holds every stage, with no half-written folder left.
-        let plan = try cli.run(["plan", "tiny.yaml", "--set", "EPOCHS=400"], in: dir)
+        let plan = try cli.run(["plan", "tiny.yaml", "--set", "EPOCHS=30"], in: dir)
         #expect(plan.stdout.contains("9 stages, 0 to run"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".funad/cache/tmp").path).isEmpty)
     }
