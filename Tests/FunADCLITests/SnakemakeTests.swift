@@ -133,6 +133,15 @@ let snakemakeExecutable: URL? = {
         let run = try cli.run(["run", "tiny.yaml", "--cache", "direct/cache", "--runs", "direct/runs"], in: dir)
         try #require(run.status == 0, "\(run.stderr)")
         let direct = try keys(record: dir.appendingPathComponent("direct/runs/tiny-fanout/latest/run.json"))
+        // The run's summary table holds each evaluate stage's overall metrics.
+        let summary = try cli.run(["summary", "tiny.yaml", "--cache", "direct/cache"], in: dir)
+        #expect(summary.status == 0)
+        for stage in ["report", "patchcore-report"] {
+            let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("direct/cache/entries/\(direct[stage]!)/out/metrics.json"))) as! [String: Any]
+            let overall = metrics["overall"] as! [String: Any]
+            let cells = ["image_auroc", "pixel_auroc", "aupro", "image_f1_max"].map { String(format: "%.4f", (overall[$0] as! NSNumber).doubleValue) }
+            #expect(summary.stdout.contains("| \(stage) | " + cells.joined(separator: " | ") + " |"), "\(summary.stdout)")
+        }
 
         // Exported with extract in 4 shards, run by Snakemake with 2 cores on another cache.
         let export = try cli.run(["export", "snakemake", "tiny.yaml", "--cache", "sm/cache", "--runs", "sm/runs", "--shards", "features=4",
