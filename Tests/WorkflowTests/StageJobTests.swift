@@ -8,10 +8,12 @@ import WorkflowTestSupport
     let chain = """
     name: chain
     stages:
-      root: {type: emit, with: {value: 3}}
-      plus: {type: add, needs: [root], with: {add: 4}}
+      root: {type: blob, with: {bytes: 0, add: 3}}
+      plus: {type: blob, needs: [root], with: {bytes: 0, add: 4}}
       squares: {type: series, needs: [plus], with: {count: 10}}
     """
+    // (blob and series stages: not the ones that report to TestStages.Monitor, which the
+    // engine's concurrency tests read while other suites run.)
 
     func job(_ s: Scratch, _ path: String, _ stage: String, work: StageWork = .whole, expectedKey: String? = nil) async throws -> StageJobOutcome {
         let session = s.session()
@@ -43,9 +45,8 @@ import WorkflowTestSupport
         #expect(plus.status == .ran && plus.key == keys["plus"])
         #expect(try readNumber(in: plus.output!) == 7)
         // Again: the stored result is used, nothing runs.
-        TestStages.Monitor.shared.reset()
-        #expect(try await job(s, path, "plus").status == .cached)
-        #expect(TestStages.Monitor.shared.executed.isEmpty)
+        let again = try await job(s, path, "plus")
+        #expect(again.status == .cached && again.output == plus.output)
         // A whole run on the same cache finds those two stored and runs only the third.
         let outcome = try await s.run(path)
         #expect(try s.statuses(outcome) == ["root": "cached", "plus": "cached", "squares": "ran"])
