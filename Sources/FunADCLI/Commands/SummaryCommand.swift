@@ -12,8 +12,8 @@ struct SummaryCommand: ParsableCommand {
         abstract: "Tabulate the metrics of every evaluate stage of a workflow (from the cache), with means per method.",
         discussion: """
         Rows follow the workflow's order; a stage not computed yet is listed as missing. \
-        Stages named <group>-<rest> (e.g. bottle-funad-report) are also averaged per <rest> \
-        over the groups that have it (e.g. the mean over categories of funad-report).
+        Stages named <group>-<method>-<name> (e.g. bottle-funad-report) are also averaged \
+        per <method>-<name> over the groups that have it (the mean over categories).
         """)
 
     @OptionGroup var workflow: WorkflowOptions
@@ -61,13 +61,16 @@ struct SummaryCommand: ParsableCommand {
         }
     }
 
-    /// Mean per `<rest>` of stages named `<group>-<rest>`, for a `<rest>` shared by ≥ 2 stages.
+    /// Mean per `<rest>` of stages named `<group>-<rest>` where `<rest>` holds a dash itself
+    /// (`bottle-funad-report`: group `bottle`, rest `funad-report`), for a `<rest>` shared
+    /// by ≥ 2 stages.
     static func means(_ rows: [Row]) -> [Row] {
         var groups: [String: [Row]] = [:]
         var order: [String] = []
         for r in rows {
             guard let dash = r.stage.firstIndex(of: "-") else { continue }
             let rest = String(r.stage[r.stage.index(after: dash)...])
+            guard rest.contains("-") else { continue }  // funad-report, patchcore-report: methods, not groups
             if groups[rest] == nil { order.append(rest) }
             groups[rest, default: []].append(r)
         }
