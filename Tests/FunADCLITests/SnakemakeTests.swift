@@ -23,6 +23,18 @@ let snakemakeExecutable: URL? = {
 @Suite(.serialized) struct SnakemakeTests {
     let cli = CLITests()
 
+    /// `funad ARGS` in `dir`, awaited without holding a thread of the test pool (these
+    /// runs take seconds; a blocked pool thread would starve other suites' tests).
+    func funad(_ args: [String], in dir: URL) async throws -> CLITests.Result {
+        let log = dir.appendingPathComponent(".funad-\(UUID().uuidString.prefix(6)).err")
+        let job = try Launched(CLITests.funad, args, in: dir, log: log, captureOutput: true)
+        await job.wait()
+        defer { try? FileManager.default.removeItem(at: log); try? FileManager.default.removeItem(at: job.outputFile!) }
+        return CLITests.Result(status: job.process.terminationStatus,
+                               stdout: (try? String(contentsOf: job.outputFile!, encoding: .utf8)) ?? "",
+                               stderr: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
     static let workflow = """
     name: tiny-fanout
     vars: {EPOCHS: "3"}
@@ -83,32 +95,24 @@ let snakemakeExecutable: URL? = {
     }
 
     /// Starts Snakemake in `dir`; its output goes to `dir/<log>`.
-    func snakemake(_ args: [String], in dir: URL, log name: String = "snakemake.log") throws -> Process {
-        let p = Process()
-        p.executableURL = snakemakeExecutable!
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        p.standardOutput = FileHandle.nullDevice
-        let log = dir.appendingPathComponent(name)
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        p.standardError = try FileHandle(forWritingTo: log)
-        try p.run()
-        return p
+    func snakemake(_ args: [String], in dir: URL, log name: String = "snakemake.log") throws -> Launched {
+        try Launched(snakemakeExecutable!, args, in: dir, log: dir.appendingPathComponent(name))
     }
 
-    @Test func runStageNeedsItsUpstreamAndWritesAMarkerNamedByTheKey() throws {
+    @Test func runStageNeedsItsUpstreamAndWritesAMarkerNamedByTheKey() async throws {
         let dir = try project()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let early = try cli.run(["run-stage", "tiny.yaml", "data"], in: dir)
+        let early = try await funad(["run-stage", "tiny.yaml", "data"], in: dir)
         #expect(early.status == 2)
         #expect(early.stderr.contains("stage 'data' needs 'images'") && early.stderr.contains("not in the cache"))
-        let notShardable = try cli.run(["run-stage", "tiny.yaml", "images", "--shard", "1/2"], in: dir)
+        let notShardable = try await funad(["run-stage", "tiny.yaml", "images", "--shard", "1/2"], in: dir)
         #expect(notShardable.status == 2)
         #expect(notShardable.stderr.contains("cannot be split into shards"))
-        #expect(try cli.run(["run-stage", "tiny.yaml", "images", "--shard", "3/2"], in: dir).status == 2)
+        let badShard = try await funad(["run-stage", "tiny.yaml", "images", "--shard", "3/2"], in: dir)
+        #expect(badShard.status == 2)
 
-        let plan = try cli.run(["plan", "tiny.yaml"], in: dir)
-        let first = try cli.run(["run-stage", "tiny.yaml", "images"], in: dir)
+        let plan = try await funad(["plan", "tiny.yaml"], in: dir)
+        let first = try await funad(["run-stage", "tiny.yaml", "images"], in: dir)
         try #require(first.status == 0, "\(first.stderr)")
         let markers = dir.appendingPathComponent(".funad/markers")
         let key = try #require(try markerKeys(markers)["images"])
@@ -116,25 +120,25 @@ let snakemakeExecutable: URL? = {
         let note = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
         #expect(note["status"] as? String == "ran" && note["key"] as? String == key)
         // Again: nothing to compute, the marker is rewritten.
-        let again = try cli.run(["run-stage", "tiny.yaml", "images"], in: dir)
+        let again = try await funad(["run-stage", "tiny.yaml", "images"], in: dir)
         #expect(again.status == 0 && again.stderr.contains("cached"))
         let second = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
         #expect(second["status"] as? String == "cached")
         // A changed setting changes the key; a job told the old key refuses to run.
-        let stale = try cli.run(["run-stage", "tiny.yaml", "images", "--set", "images.seed=4", "--expect-key", key], in: dir)
+        let stale = try await funad(["run-stage", "tiny.yaml", "images", "--set", "images.seed=4", "--expect-key", key], in: dir)
         #expect(stale.status == 2)
         #expect(stale.stderr.contains("re-export"))
     }
 
     @Test(.enabled(if: snakemakeExecutable != nil, "Snakemake is not installed (scripts/setup makes .venv-snakemake); skipped"))
-    func snakemakeRunOfTheExportGivesTheKeysAndMetricsOfFunadRun() throws {
+    func snakemakeRunOfTheExportGivesTheKeysAndMetricsOfFunadRun() async throws {
         let dir = try project()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = try cli.run(["run", "tiny.yaml", "--cache", "direct/cache", "--runs", "direct/runs"], in: dir)
+        let run = try await funad(["run", "tiny.yaml", "--cache", "direct/cache", "--runs", "direct/runs"], in: dir)
         try #require(run.status == 0, "\(run.stderr)")
         let direct = try keys(record: dir.appendingPathComponent("direct/runs/tiny-fanout/latest/run.json"))
         // The run's summary table holds each evaluate stage's overall metrics.
-        let summary = try cli.run(["summary", "tiny.yaml", "--cache", "direct/cache"], in: dir)
+        let summary = try await funad(["summary", "tiny.yaml", "--cache", "direct/cache"], in: dir)
         #expect(summary.status == 0)
         for stage in ["report", "patchcore-report"] {
             let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("direct/cache/entries/\(direct[stage]!)/out/metrics.json"))) as! [String: Any]
@@ -144,14 +148,14 @@ let snakemakeExecutable: URL? = {
         }
 
         // Exported with extract in 4 shards, run by Snakemake with 2 cores on another cache.
-        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--cache", "sm/cache", "--runs", "sm/runs", "--shards", "features=4",
+        let export = try await funad(["export", "snakemake", "tiny.yaml", "--cache", "sm/cache", "--runs", "sm/runs", "--shards", "features=4",
                                   "-o", "Snakefile"], in: dir)
         try #require(export.status == 0, "\(export.stderr)")
         let snakefile = try String(contentsOf: dir.appendingPathComponent("Snakefile"), encoding: .utf8)
         #expect(snakefile.contains("rule features_shard:") && snakefile.contains("--merge 4"))
         let p = try snakemake(["-s", "Snakefile", "--cores", "2"], in: dir)
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "snakemake failed: \((try? String(contentsOf: dir.appendingPathComponent("snakemake.log"), encoding: .utf8)) ?? "")")
+        await p.wait()
+        try #require(p.process.terminationStatus == 0, "snakemake failed: \((try? String(contentsOf: dir.appendingPathComponent("snakemake.log"), encoding: .utf8)) ?? "")")
 
         // The same cache keys…
         let markers = dir.appendingPathComponent(".funad/markers")
@@ -167,31 +171,31 @@ let snakemakeExecutable: URL? = {
         }
         // A second Snakemake run has nothing to do.
         let again = try snakemake(["-s", "Snakefile", "--cores", "2"], in: dir)
-        again.waitUntilExit()
-        #expect(again.terminationStatus == 0)
-        let plan = try cli.run(["plan", "tiny.yaml", "--cache", "sm/cache"], in: dir)
+        await again.wait()
+        #expect(again.process.terminationStatus == 0)
+        let plan = try await funad(["plan", "tiny.yaml", "--cache", "sm/cache"], in: dir)
         #expect(plan.stdout.contains("9 stages, 0 to run"))
     }
 
     @Test(.enabled(if: snakemakeExecutable != nil, "Snakemake is not installed (scripts/setup makes .venv-snakemake); skipped"))
-    func snakemakeKilledHalfWayResumesWithoutRecomputingFinishedStages() throws {
+    func snakemakeKilledHalfWayResumesWithoutRecomputingFinishedStages() async throws {
         let dir = try project()
         defer { try? FileManager.default.removeItem(at: dir) }
         // Enough epochs that training is still running when the kill comes.
-        let export = try cli.run(["export", "snakemake", "tiny.yaml", "--set", "EPOCHS=30", "-o", "Snakefile"], in: dir)
+        let export = try await funad(["export", "snakemake", "tiny.yaml", "--set", "EPOCHS=30", "-o", "Snakefile"], in: dir)
         try #require(export.status == 0, "\(export.stderr)")
         let markers = dir.appendingPathComponent(".funad/markers")
         let p = try snakemake(["-s", "Snakefile", "--cores", "1"], in: dir)
         // Kill once extract is done (its marker exists) and a later job has started
         // (training takes about 12 s here).
         let deadline = Date().addingTimeInterval(120)
-        while (try? markerKeys(markers))?["features"] == nil && p.isRunning && Date() < deadline { usleep(100_000) }
-        try #require(p.isRunning, "snakemake ended before the kill")
-        usleep(1_500_000)
+        while (try? markerKeys(markers))?["features"] == nil && p.process.isRunning && Date() < deadline { try await Task.sleep(nanoseconds: 100_000_000) }
+        try #require(p.process.isRunning, "snakemake ended before the kill")
+        try await Task.sleep(nanoseconds: 1_500_000_000)
         // As a lost node would: Snakemake and its running job die at once, no clean-up.
-        killTree(p.processIdentifier)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal)
+        killTree(p.process.processIdentifier)
+        await p.wait()
+        #expect(p.process.terminationReason == .uncaughtSignal)
         let before = try FileManager.default.contentsOfDirectory(atPath: markers.path).filter { $0.hasSuffix(".done") }
         #expect(before.count < Self.stages.count, "everything finished before the kill")
         #expect(before.contains { $0.hasPrefix("features.") })
@@ -200,11 +204,11 @@ let snakemakeExecutable: URL? = {
 
         // A hard kill leaves Snakemake's own lock behind: --unlock, as its message says.
         let unlock = try snakemake(["-s", "Snakefile", "--unlock"], in: dir)
-        unlock.waitUntilExit()
-        #expect(unlock.terminationStatus == 0)
+        await unlock.wait()
+        #expect(unlock.process.terminationStatus == 0)
         let resumed = try snakemake(["-s", "Snakefile", "--cores", "2", "--rerun-incomplete"], in: dir, log: "resumed.log")
-        resumed.waitUntilExit()
-        try #require(resumed.terminationStatus == 0, "the re-run failed")
+        await resumed.wait()
+        try #require(resumed.process.terminationStatus == 0, "the re-run failed")
         // Snakemake scheduled none of the finished stages' rules again.
         let log = try String(contentsOf: dir.appendingPathComponent("resumed.log"), encoding: .utf8)
         for rule in ["images", "data", "features"] { #expect(!log.contains("rule \(rule):"), "\(rule) ran again") }
@@ -216,8 +220,40 @@ let snakemakeExecutable: URL? = {
             #expect(stamp == stamps[m], "\(m) was rewritten by the re-run")
         }
         // …and the cache now holds every stage, with no half-written folder left.
-        let plan = try cli.run(["plan", "tiny.yaml", "--set", "EPOCHS=30"], in: dir)
+        let plan = try await funad(["plan", "tiny.yaml", "--set", "EPOCHS=30"], in: dir)
         #expect(plan.stdout.contains("9 stages, 0 to run"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".funad/cache/tmp").path).isEmpty)
+    }
+}
+
+/// A process started with its end observed by a handler, so a test can await it without
+/// blocking a thread. Standard error (and, if asked, standard output) go to files.
+final class Launched: @unchecked Sendable {
+    let process = Process()
+    let outputFile: URL?
+    private let ended = DispatchGroup()
+
+    init(_ executable: URL, _ args: [String], in dir: URL, log: URL, captureOutput: Bool = false) throws {
+        process.executableURL = executable
+        process.arguments = args
+        process.currentDirectoryURL = dir
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        if captureOutput {
+            let out = log.deletingPathExtension().appendingPathExtension("out")
+            FileManager.default.createFile(atPath: out.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: out)
+            outputFile = out
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            outputFile = nil
+        }
+        ended.enter()
+        process.terminationHandler = { [ended] _ in ended.leave() }
+        try process.run()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in ended.notify(queue: .global()) { c.resume() } }
     }
 }
