@@ -112,18 +112,30 @@ let snakemakeExecutable: URL? = {
         #expect(badShard.status == 2)
 
         let plan = try await funad(["plan", "tiny.yaml"], in: dir)
-        let first = try await funad(["run-stage", "tiny.yaml", "images"], in: dir)
-        try #require(first.status == 0, "\(first.stderr)")
-        let markers = dir.appendingPathComponent(".funad/markers")
-        let key = try #require(try markerKeys(markers)["images"])
         #expect(plan.stdout.contains("no stored result"))
+        // Two jobs on the same stage at once: one computes, the other waits for the key's
+        // lock and finds the result stored; both succeed and one valid entry is left.
+        async let a = funad(["run-stage", "tiny.yaml", "images", "--marker", "a.done"], in: dir)
+        async let b = funad(["run-stage", "tiny.yaml", "images", "--marker", "b.done"], in: dir)
+        let (first, second) = try await (a, b)
+        try #require(first.status == 0 && second.status == 0, "\(first.stderr)\n\(second.stderr)")
+        let statuses = try ["a.done", "b.done"].map { name -> String in
+            let note = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(name))) as! [String: Any]
+            return note["status"] as! String
+        }
+        #expect(statuses.sorted() == ["cached", "ran"])
+        let entries = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".funad/cache/entries").path)
+        #expect(entries.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(".funad/cache/tmp").path).isEmpty)
+        let markers = dir.appendingPathComponent(".funad/markers")
+        let rerun = try await funad(["run-stage", "tiny.yaml", "images"], in: dir)
+        #expect(rerun.status == 0)
+        let key = try #require(try markerKeys(markers)["images"])
+        #expect(entries == [key])
+        // Again: nothing to compute, the marker (default name: stage and key) is rewritten.
+        #expect(rerun.stderr.contains("cached"))
         let note = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
-        #expect(note["status"] as? String == "ran" && note["key"] as? String == key)
-        // Again: nothing to compute, the marker is rewritten.
-        let again = try await funad(["run-stage", "tiny.yaml", "images"], in: dir)
-        #expect(again.status == 0 && again.stderr.contains("cached"))
-        let second = try JSONSerialization.jsonObject(with: Data(contentsOf: markers.appendingPathComponent("images.\(key).done"))) as! [String: Any]
-        #expect(second["status"] as? String == "cached")
+        #expect(note["status"] as? String == "cached" && note["key"] as? String == key)
         // A changed setting changes the key; a job told the old key refuses to run.
         let stale = try await funad(["run-stage", "tiny.yaml", "images", "--set", "images.seed=4", "--expect-key", key], in: dir)
         #expect(stale.status == 2)
