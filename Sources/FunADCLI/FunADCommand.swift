@@ -10,7 +10,7 @@ struct FunADCommand: AsyncParsableCommand {
         discussion: "Exit codes: 0 ok, 1 a stage failed, 2 invalid input or usage, 130 interrupted.",
         version: "0.1.0",
         subcommands: [RunCommand.self, PlanCommand.self, GraphCommand.self, StagesCommand.self, CacheCommand.self, ReportCommand.self,
-                      ExportCommand.self, PredictCommand.self]
+                      ExportGroupCommand.self, RunStageCommand.self, SummaryCommand.self, PredictCommand.self]
             + extraSubcommands
     )
 

@@ -5,7 +5,7 @@ import Workflow
 /// files, so every expectation can be worked out by hand.
 public enum TestStages {
     public static var registry: StageRegistry {
-        StageRegistry([EmitStage(), AddStage(), SlowStage(), FailStage(), ReadFileStage(), NoopStage(), BlobStage()])
+        StageRegistry([EmitStage(), AddStage(), SlowStage(), FailStage(), ReadFileStage(), NoopStage(), BlobStage(), SeriesStage()])
     }
 
     /// Counts stage executions and the most that ran at once, across threads.
@@ -153,5 +153,38 @@ struct BlobStage: StageType {
         for input in context.inputs { sum += try readNumber(in: input.directory) }
         try Data(repeating: 0x2A, count: context.parameters.int("bytes")).write(to: context.outputDirectory.appendingPathComponent("blob.bin"))
         try writeNumber(sum, to: context.outputDirectory)
+    }
+}
+
+/// Writes `series.txt`: one line per item i in 0..<count, (upstream sum + i)². Shardable
+/// by item: a shard writes its lines, the merge concatenates them, so the merged file can
+/// be checked against the whole stage's byte for byte.
+struct SeriesStage: ShardableStage {
+    let declaration = StageDeclaration(
+        type: "series", version: 1, summary: "writes a series of squares", optionallyConsumes: ["number"], produces: ["series"],
+        parameters: [.init("count", .int(range: 0...100_000), required: true, help: "items in the series")])
+
+    private func lines(_ range: Range<Int>, _ context: StageContext) throws -> String {
+        var base = 0
+        for input in context.inputs { base += try readNumber(in: input.directory) }
+        return range.map { "\((base + $0) * (base + $0))\n" }.joined()
+    }
+
+    func run(_ context: StageContext) async throws {
+        let count = context.parameters.int("count")
+        try lines(0..<count, context).write(to: context.outputDirectory.appendingPathComponent("series.txt"), atomically: true, encoding: .utf8)
+        context.record("items", count)
+    }
+
+    func runShard(_ shard: Shard, context: StageContext) async throws {
+        let range = shard.range(of: context.parameters.int("count"))
+        try lines(range, context).write(to: context.outputDirectory.appendingPathComponent("series.txt"), atomically: true, encoding: .utf8)
+        context.record("shard_items", range.count)
+    }
+
+    func mergeShards(_ shards: [URL], context: StageContext) async throws {
+        let text = try shards.map { try String(contentsOf: $0.appendingPathComponent("series.txt"), encoding: .utf8) }.joined()
+        try text.write(to: context.outputDirectory.appendingPathComponent("series.txt"), atomically: true, encoding: .utf8)
+        context.record("items", context.parameters.int("count"))
     }
 }

@@ -6,8 +6,8 @@ import Workflow
 /// `funad export`: a run's trained model as a self-contained bundle for `funad predict`.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export",
-        abstract: "Write a run's trained model as a bundle for `funad predict`.",
+        commandName: "bundle",
+        abstract: "Write a run's trained model as a bundle for `funad predict` (`funad export RUN` for short).",
         discussion: """
         RUN is a run folder (holding run.json), a workflow file, or a workflow name: the \
         latest run of that workflow under the runs folder. The bundle holds the model, the \

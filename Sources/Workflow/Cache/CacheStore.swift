@@ -38,14 +38,20 @@ public struct CacheIntegrityError: Error, CustomStringConvertible, Sendable {
 /// - `entries/<key>/out/…` the stage's files, `entries/<key>/manifest.json` their sizes and
 ///   XXH64 digests plus the key material. The manifest is written last, inside a
 ///   temporary folder that is then renamed into place, so an entry exists whole or not at all.
-/// - `tmp/` folders of stages in progress; any found at start-up (under the lock) belong to
-///   a run that died and are removed.
+/// - `tmp/` folders of stages in progress, named `<key>-<pid>-<random>`. A stage computes
+///   only while holding its key's lock (`locks/<key>.lock`), so a folder whose key lock is
+///   free belongs to a process that died and is removed; one whose lock is held belongs to
+///   a live job (possibly on another machine sharing the cache) and is left alone.
+/// - `locks/<key>.lock` one flock per key: two jobs that would compute the same key run one
+///   after the other (the second then finds the result stored), while jobs on different
+///   keys never wait for each other.
 /// - `resume/<key>/` a stage's own checkpoints, kept across failures and kills so that the
 ///   next run resumes; removed when the stage succeeds.
 /// - `index/<workflow>/<stage>.json` the key material of the last result, so `plan` can
 ///   say *what* changed.
 /// - `quarantine/` damaged entries moved aside (never silently deleted).
-/// - `lock` held by the one run that uses the cache.
+/// - `lock` held by the one `funad run` that uses the cache (single-stage jobs, `funad
+///   run-stage`, do not take it; they rely on the key locks and on atomic publication).
 public final class CacheStore: @unchecked Sendable {
     public let root: URL
     private let fm = FileManager.default
@@ -54,7 +60,7 @@ public final class CacheStore: @unchecked Sendable {
 
     public init(root: URL) throws {
         self.root = root.standardizedFileURL
-        for sub in ["entries", "tmp", "resume", "index", "quarantine"] {
+        for sub in ["entries", "tmp", "resume", "index", "quarantine", "locks"] {
             do { try fm.createDirectory(at: self.root.appendingPathComponent(sub), withIntermediateDirectories: true) } catch {
                 throw Diagnostic("cannot create cache folder '\(self.root.path)': \(error.localizedDescription)")
             }
@@ -64,13 +70,35 @@ public final class CacheStore: @unchecked Sendable {
     public var lockPath: String { root.appendingPathComponent("lock").path }
     public var digestMemo: URL { root.appendingPathComponent("file-digests.json") }
 
-    /// Removes in-progress folders left by a run that died. Call only while holding the lock.
+    /// The lock a job holds while it computes `key` (see the layout above).
+    public func keyLockPath(_ key: String) -> String { root.appendingPathComponent("locks/\(key).lock").path }
+
+    /// Removes in-progress folders left by a process that died: those whose key lock is
+    /// free. Folders of live jobs (this process's or another's) are kept, so this is safe
+    /// to call while other jobs share the cache.
     @discardableResult
     public func removeStaleTemporaries() -> Int {
         let tmp = root.appendingPathComponent("tmp")
-        let items = (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? []
-        for item in items { try? fm.removeItem(at: tmp.appendingPathComponent(item)) }
-        return items.count
+        var removed = 0
+        for item in (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? [] {
+            let key = String(item.prefix(64))
+            if key.count == 64, key.allSatisfy(\.isHexDigit) {
+                guard let held = FileLock.attempt(path: keyLockPath(key)) else { continue }  // a live job
+                try? fm.removeItem(at: tmp.appendingPathComponent(item))
+                withExtendedLifetime(held) {}
+            } else {
+                try? fm.removeItem(at: tmp.appendingPathComponent(item))
+            }
+            removed += 1
+        }
+        return removed
+    }
+
+    /// The key under which shard `index` (0-based) of `count` of the stage with `key` is
+    /// stored: an entry of its own (atomic and verified like any other), derived from the
+    /// stage's key so that it changes whenever the stage's key does.
+    public static func shardKey(_ key: String, index: Int, count: Int) -> String {
+        SHA256.hex("funad-shard/1\n\(key)\n\(index)/\(count)")
     }
 
     func entryURL(_ key: String) -> URL { root.appendingPathComponent("entries/\(key)") }
@@ -180,7 +208,13 @@ public final class CacheStore: @unchecked Sendable {
             // Another run stored the same key meanwhile: same inputs, same result; keep theirs.
             try? fm.removeItem(at: tmp)
         } else {
-            try fm.moveItem(at: tmp, to: dest)
+            do { try fm.moveItem(at: tmp, to: dest) } catch {
+                // Lost a race with another job publishing the same key between the check
+                // and the rename (rename(2) never replaces a non-empty folder): theirs is
+                // whole, so keep it and drop ours. Anything else is a real failure.
+                guard contains(key) else { throw error }
+                try? fm.removeItem(at: tmp)
+            }
         }
         lock.lock(); verified.insert(key); lock.unlock()
         try? fm.removeItem(at: resumeURL(key))

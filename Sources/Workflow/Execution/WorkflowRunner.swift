@@ -41,12 +41,7 @@ public final class WorkflowRunner: @unchecked Sendable {
         self.cancellation = cancellation
     }
 
-    private enum StepResult: Sendable {
-        case cached(CacheEntryInfo, seconds: Double)
-        case ran(CacheEntryInfo, seconds: Double, reasons: [String], summary: Data?)
-        case failed(String, seconds: Double, reasons: [String])
-        case cancelled(seconds: Double)
-    }
+    private typealias StepResult = StageExecution
 
     public func run(_ plan: Plan) async throws -> RunOutcome {
         let started = Date()
@@ -77,11 +72,7 @@ public final class WorkflowRunner: @unchecked Sendable {
                 for name in ready() where running.count < options.jobs {
                     running.insert(name)
                     let step = steps[name]!
-                    let inputs = step.stage.needs.map { n -> StageInput in
-                        let s = steps[n]!
-                        return StageInput(stage: n, stageType: s.stage.declaration.type, produces: s.stage.declaration.produces,
-                                          directory: store.outputURL(s.key), key: s.key, parameters: s.stage.parameters)
-                    }
+                    let inputs = plan.inputs(of: step, store: store)
                     let logURL = logs.appendingPathComponent(CacheStore.safeName(name) + ".log")
                     group.addTask { (name, await self.execute(step, inputs: inputs, workflow: plan.workflow, log: logURL)) }
                 }
@@ -112,70 +103,8 @@ public final class WorkflowRunner: @unchecked Sendable {
     }
 
     private func execute(_ step: Plan.Step, inputs: [StageInput], workflow: ValidatedWorkflow, log: URL) async -> StepResult {
-        let name = step.stage.name
-        let clock = Date()
-        var reasons: [String] = []
-        switch step.status {
-        case .cached:
-            do {
-                let info = try store.verify(step.key)
-                board.line("[\(name)] cached (\(step.key.prefix(12)))")
-                try? "\(ISO8601DateFormatter().string(from: Date())) cached result \(step.key) used\n".write(to: log, atomically: false, encoding: .utf8)
-                return .cached(info, seconds: Date().timeIntervalSince(clock))
-            } catch {
-                reasons = ["\(error); recomputing"]
-                board.line("[\(name)] \(error); recomputing")
-            }
-        case .willRun(let why):
-            reasons = why
-        }
-
-        if cancellation.isCancelled { return .cancelled(seconds: 0) }
-        let tmp: URL
-        do { tmp = try store.beginEntry(step.key) } catch {
-            return .failed("cannot create a cache folder: \(error)", seconds: 0, reasons: reasons)
-        }
-        let resume = store.resumeURL(step.key)
-        let resuming = ((try? FileManager.default.contentsOfDirectory(atPath: resume.path)) ?? []).isEmpty == false
-        try? FileManager.default.createDirectory(at: resume, withIntermediateDirectories: true)
-        let context = StageContext(stageName: name, parameters: step.stage.parameters,
-                                   outputDirectory: tmp.appendingPathComponent("out"), finalOutputDirectory: store.outputURL(step.key),
-                                   resumeDirectory: resume,
-                                   inputs: inputs, workflowDirectory: workflow.spec.baseDirectory, cacheKey: step.key,
-                                   board: board, logFile: log, cancelled: { [cancellation] in cancellation.isCancelled })
-        board.line("[\(name)] running: \(reasons.joined(separator: "; "))\(resuming ? " (resuming from checkpoint)" : "")")
-        context.log("stage \(name) (\(step.stage.declaration.type) v\(step.stage.declaration.version)) key \(step.key)")
-        context.log("parameters \(step.stage.parameters.canonicalJSON)")
-        board.started(name)
-        defer { board.finished(name) }
-        do {
-            try await step.stage.implementation.run(context)
-            try context.checkCancellation()
-            var summary: Data?
-            if !context.summary.isEmpty {
-                let data = try JSONSerialization.data(withJSONObject: context.summary, options: [.prettyPrinted, .sortedKeys])
-                try data.write(to: context.outputDirectory.appendingPathComponent("summary.json"))
-                summary = data
-            }
-            let info = try store.commitEntry(tmp, key: step.key, material: step.material, workflow: workflow.spec.name, stage: name)
-            store.recordMaterial(step.material, workflow: workflow.spec.name, stage: name)
-            let seconds = Date().timeIntervalSince(clock)
-            context.log("done in \(formatDuration(seconds))")
-            board.line("[\(name)] done in \(formatDuration(seconds))")
-            return .ran(info, seconds: seconds, reasons: reasons, summary: summary)
-        } catch {
-            store.discardEntry(tmp)
-            let seconds = Date().timeIntervalSince(clock)
-            if error is StageCancelled || cancellation.isCancelled {
-                context.log("cancelled after \(formatDuration(seconds))")
-                board.line("[\(name)] cancelled")
-                return .cancelled(seconds: seconds)
-            }
-            let message = "\(error)"
-            context.log("FAILED: \(message)")
-            board.line("[\(name)] FAILED after \(formatDuration(seconds)): \(message)")
-            return .failed(message, seconds: seconds, reasons: reasons)
-        }
+        let executor = StageExecutor(store: store, board: board, cancellation: cancellation)
+        return await executor.execute(step, inputs: inputs, workflow: workflow, log: log)
     }
 
     private func makeRunDirectory(workflow: String, started: Date) throws -> URL {

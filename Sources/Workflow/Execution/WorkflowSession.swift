@@ -29,6 +29,7 @@ public struct WorkflowSession: Sendable {
     }
 
     /// Runs under the cache lock; a second run on the same cache waits for the first.
+    /// (Single-stage jobs, `runStage`, do not take it: stages lock their keys.)
     public func run(_ workflow: ValidatedWorkflow, options: RunOptions, board: ProgressBoard,
                     cancellation: CancellationFlag = CancellationFlag()) async throws -> RunOutcome {
         try checkForced(options.force, in: workflow)
@@ -44,6 +45,16 @@ public struct WorkflowSession: Sendable {
         let outcome = try await WorkflowRunner(store: store, board: board, options: options, cancellation: cancellation).run(plan)
         withExtendedLifetime(lock) {}
         return outcome
+    }
+
+    /// Runs one stage (or a shard of it, or the merge of its shards) as a job of its own,
+    /// without the cache's run lock: see `StageJob`. Logs go under `logsDirectory`.
+    public func runStage(_ job: StageJob, logsDirectory: URL, board: ProgressBoard,
+                         cancellation: CancellationFlag = CancellationFlag()) async throws -> StageJobOutcome {
+        let store = try CacheStore(root: cacheDirectory)
+        let digests = FileDigests(memoFile: store.digestMemo)
+        if let note = digests.damagedMemoNote { board.line(note) }
+        return try await job.run(store: store, digests: digests, logsDirectory: logsDirectory, board: board, cancellation: cancellation)
     }
 
     private func checkForced(_ force: Set<String>, in workflow: ValidatedWorkflow) throws {

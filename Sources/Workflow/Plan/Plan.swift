@@ -15,6 +15,8 @@ public struct Plan: Sendable {
         public var material: CacheKeyMaterial
         public var status: Status
         public var resumable: Bool
+        /// Run even if a result is stored (`--force` on it or on a stage upstream).
+        public var forced: Bool = false
     }
 
     public var workflow: ValidatedWorkflow
@@ -81,7 +83,8 @@ public struct Planner {
             }
             let resumable = FileManager.default.fileExists(atPath: store.resumeURL(key).path)
                 && ((try? FileManager.default.contentsOfDirectory(atPath: store.resumeURL(key).path))?.isEmpty == false)
-            steps.append(.init(stage: stage, key: key, material: material, status: status, resumable: resumable))
+            steps.append(.init(stage: stage, key: key, material: material, status: status, resumable: resumable,
+                               forced: forced.contains(stage.name)))
         }
         digests.save()
         return Plan(workflow: workflow, steps: steps)

@@ -31,6 +31,21 @@ public final class FileLock: @unchecked Sendable {
         _ = pid.withCString { write(fd, $0, strlen($0)) }
     }
 
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Takes the lock only if it is free at once; nil if another process (or another
+    /// open of the file in this one) holds it. Used to tell a live job's folder from one
+    /// left by a process that died (the kernel released its lock).
+    public static func attempt(path: String) -> FileLock? {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { close(fd); return nil }
+        return FileLock(fd: fd, path: path)
+    }
+
     deinit {
         flock(fd, LOCK_UN)
         close(fd)
