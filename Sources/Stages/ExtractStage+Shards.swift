@@ -14,13 +14,18 @@ extension ExtractStage: ShardableStage {
     func runShard(_ shard: Shard, context: StageContext) async throws {
         let p = context.parameters
         let data = try context.input(Artifact.dataset)
-        let train = try DatasetArtifact.readTraining(from: data.directory)
-        let test = try DatasetArtifact.readTest(from: data.directory)
+        // The same selection (`images: all | synthetic`), recipe and per-image feature cache
+        // as `run`, so a shard's images get exactly the bytes the whole stage gives them.
+        let (train, test) = try ExtractSelection(p.optionalString("images") ?? "all").items(of: data)
         let recipe = FeatureRecipe(p)
-        let backbone = try recipe.makeBackbone(weights: p.optionalString("weights").map { URL(fileURLWithPath: $0) })
-        let side = recipe.inputSize
-        let normalization = try Normalization(mean: backbone.mean, std: backbone.std)
-        let preprocessor = try recipe.preprocessor()
+        let weights = p.optionalString("weights").map { URL(fileURLWithPath: $0) }
+        let backbone = try recipe.makeBackbone(weights: weights)
+        let cache = try ImageFeatureCache.cacheRoot(of: context).map {
+            try ImageFeatureCache(root: $0, recipe: recipe, weights: weights, stageVersion: declaration.version)
+        }
+        let extraction = ReusingExtraction(recipe: recipe, backbone: backbone,
+                                           normalization: try Normalization(mean: backbone.mean, std: backbone.std),
+                                           preprocessor: try recipe.preprocessor(), cache: cache)
         let b = recipe.batchSize
         let parts = [(FeaturesManifest.trainFile, train.map(\.id), train.map(\.path)),
                      (FeaturesManifest.testFile, test.map(\.id), test.map(\.path))]
@@ -38,22 +43,18 @@ extension ExtractStage: ShardableStage {
         let total = slices.reduce(0) { $0 + $1.ids.count }
         context.announce("\(recipe.backbone): shard \(shard) = batches \(mine.lowerBound + 1)-\(mine.upperBound) of \(batchCounts.reduce(0, +)), \(total) images")
         var done = 0
+        var counts = ExtractionCount()
         for slice in slices {
-            let writer = try recipe.writer(at: context.outputDirectory.appendingPathComponent(slice.file), backbone: backbone)
-            var batches = try PreprocessedBatches(urls: Array(slice.urls), batchSize: b, preprocessor: preprocessor, threads: 2)
-            var start = slice.ids.startIndex
-            while let batch = try batches.next() {
-                try context.checkCancellation()
-                let features = try FeatureExtraction.forward(batch, backbone: backbone, normalization: normalization, side: side)
-                try writer.append(features, ids: Array(slice.ids[start..<start + batch.count]))
-                start += batch.count
-                done += batch.count
+            let c = try extraction.run(ids: Array(slice.ids), urls: Array(slice.urls),
+                                       to: context.outputDirectory.appendingPathComponent(slice.file), context: context) { n in
+                done += n
                 context.progress(done, of: total, unit: "images")
             }
-            try writer.finish()
+            counts.computed += c.computed
+            counts.reused += c.reused
         }
         context.record("shard", shard.description)
-        context.record("images", total)
+        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": cache != nil])
     }
 
     func mergeShards(_ shards: [URL], context: StageContext) async throws {
@@ -92,6 +93,21 @@ extension ExtractStage: ShardableStage {
         context.record("patch_feature_dim", f.globalDim + f.localDim)
         context.record("grid", [f.gridHeight, f.gridWidth])
         if let seed = p.value(at: "random_weights_seed")?.intValue { context.record("random_weights_seed", seed) }
+        // `run` records how many images the backbone computed and how many came from the
+        // per-image cache: the shards' counts, summed, so the merged summary.json says the same.
+        var images = ExtractionCount()
+        var perImageCache = false
+        for shard in shards {
+            guard let data = try? Data(contentsOf: shard.appendingPathComponent("summary.json")),
+                  let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let counts = summary["images"] as? [String: Any] else {
+                throw StageError("shard \(shard.lastPathComponent) of '\(context.stageName)' has no image counts in its summary.json; re-run the shard")
+            }
+            images.computed += (counts["computed"] as? Int) ?? 0
+            images.reused += (counts["reused"] as? Int) ?? 0
+            perImageCache = perImageCache || ((counts["per_image_cache"] as? Bool) ?? false)
+        }
+        context.record("images", ["computed": images.computed, "reused": images.reused, "per_image_cache": perImageCache])
         context.announce("merged \(shards.count) shards: \(counts[0]) training + \(counts[1]) test images")
     }
 }
