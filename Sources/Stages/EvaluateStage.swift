@@ -11,7 +11,7 @@ import Workflow
 /// the load stage's audit — for reporting only.
 struct EvaluateStage: StageType {
     let declaration = StageDeclaration(
-        type: "evaluate", version: 5,
+        type: "evaluate", version: 6,
         summary: "metrics, tables, ROC and PRO curves, heat-map overlays and report.html for the test set",
         consumes: [Artifact.scores, Artifact.dataset], optionallyConsumes: [Artifact.model], produces: [Artifact.report],
         parameters: [
@@ -82,15 +82,26 @@ struct EvaluateStage: StageType {
         if let model = context.optionalInput(Artifact.model),
            let history = try? JSONFiles.read(TrainingHistory.self, from: model.directory.appendingPathComponent(TrainingHistory.file)) {
             let audit = try JSONFiles.read(ContaminationAudit.self, from: dataDir.appendingPathComponent(DatasetArtifact.auditFile))
-            let purity = BankPurity.measure(history: history, contaminated: Set(audit.contaminatedTrainingIDs))
+            // FUN-AD*'s synthetic anomalies are defective too: those listed by a synthesize
+            // stage in this dataset, and training images that this dataset's training list
+            // lacks (they came from another feature set joined by train, i.e. synthetic-features).
+            let listed = Set(try DatasetArtifact.readTraining(from: dataDir).map(\.id))
+            let syntheticFile = dataDir.appendingPathComponent(DatasetArtifact.syntheticFile)
+            var synthetic = Set((try? JSONFiles.read([String].self, from: syntheticFile)) ?? [])
+            synthetic.formUnion(history.trainingIDs.filter { !listed.contains($0) })
+            let purity = BankPurity.measure(history: history, contaminated: Set(audit.contaminatedTrainingIDs), synthetic: synthetic)
             try JSONFiles.write(purity, to: context.outputDirectory.appendingPathComponent("bank_purity.json"))
             if let last = purity.refreshes.last {
-                context.announce("memory bank at the last refresh: \(last.images) images, \(last.contaminated) of them defective (the training set holds \(purity.contaminatedInTraining))")
+                let synthetic = purity.syntheticInTraining > 0
+                    ? "; and \(last.synthetic) of the training set's \(purity.syntheticInTraining) synthetic anomalies" : ""
+                context.announce("memory bank at the last refresh: \(last.images) images, \(last.contaminated) of them defective (the training set holds \(purity.contaminatedInTraining))\(synthetic)")
             }
             context.record("bank_purity", ["refreshes": purity.refreshes.count,
                                            "last_images": purity.refreshes.last?.images ?? 0,
                                            "last_contaminated": purity.refreshes.last?.contaminated ?? 0,
-                                           "contaminated_in_training": purity.contaminatedInTraining])
+                                           "contaminated_in_training": purity.contaminatedInTraining,
+                                           "last_synthetic": purity.refreshes.last?.synthetic ?? 0,
+                                           "synthetic_in_training": purity.syntheticInTraining])
         }
 
         try ReportContext.gather(stage: context.stageName, outputDirectory: context.outputDirectory, dataDirectory: dataDir,
@@ -157,20 +168,26 @@ extension EvaluateStage {
     }
 }
 
-/// How many contaminated training images the IRMB held at each refresh.
+/// How many contaminated training images (real defective images moved in by the
+/// contamination draw) and how many synthetic anomalies (FUN-AD*) the IRMB held at each
+/// refresh. Both are defective; they are counted apart because only the first measures
+/// how well the bank resists the contamination the paper studies.
 struct BankPurity: Codable {
-    struct Refresh: Codable { var iteration: Int; var epoch: Int; var images: Int; var contaminated: Int }
+    struct Refresh: Codable { var iteration: Int; var epoch: Int; var images: Int; var contaminated: Int; var synthetic: Int }
     var contaminatedInTraining: Int
+    var syntheticInTraining: Int
     var trainingImages: Int
     var refreshes: [Refresh]
 
-    static func measure(history: TrainingHistory, contaminated: Set<String>) -> BankPurity {
-        let flags = history.trainingIDs.map { contaminated.contains($0) }
+    static func measure(history: TrainingHistory, contaminated: Set<String>, synthetic: Set<String> = []) -> BankPurity {
+        let ids = history.trainingIDs
+        func count(_ set: Set<String>, _ indices: [Int]) -> Int { indices.filter { $0 >= 0 && $0 < ids.count && set.contains(ids[$0]) }.count }
         return BankPurity(
-            contaminatedInTraining: flags.filter { $0 }.count, trainingImages: flags.count,
+            contaminatedInTraining: ids.filter { contaminated.contains($0) }.count,
+            syntheticInTraining: ids.filter { synthetic.contains($0) }.count, trainingImages: ids.count,
             refreshes: history.bankRefreshes.map { r in
                 Refresh(iteration: r.iteration, epoch: r.epoch, images: r.imageCount,
-                        contaminated: r.imageIndices.filter { $0 < flags.count && flags[$0] }.count)
+                        contaminated: count(contaminated, r.imageIndices), synthetic: count(synthetic, r.imageIndices))
             })
     }
 }

@@ -77,6 +77,12 @@ import Workflow
         let baseIDs = try FeatureStoreReader(url: run.outputs("features").appendingPathComponent("train.features")).imageIds
         #expect(history.trainingIDs == baseIDs + synthFiles.imageIds)
         #expect(run.summary("star-report")["image_auroc"] is Double)
+        // The bank purity counts the 3 synthetic anomalies apart from the 3 moved-in
+        // defective images (evaluate's dataset is load's, which lists no synthetic image:
+        // they are the trained-on images it lacks).
+        let purity = run.summary("star-report")["bank_purity"] as? [String: Any]
+        #expect(purity?["synthetic_in_training"] as? Int == 3)
+        #expect(purity?["contaminated_in_training"] as? Int == 3)
 
         // Synthesis at ratio 0 (how the mtd-*.yaml workflows switch FUN-AD* off): no synthetic
         // image, and the model is FUN-AD's, byte for byte.

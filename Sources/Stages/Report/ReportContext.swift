@@ -112,7 +112,7 @@ extension ReportContext {
         for r in purity?.refreshes ?? [] { lastRefresh[r.epoch] = r }
         return history.epochs.map { e in
             Epoch(epoch: e.epoch + 1, loss: Double(e.loss), bce: Double(e.bce), mutualSmoothness: Double(e.mutualSmoothness),
-                  bankImages: Double(e.bankImages), bankContaminated: lastRefresh[e.epoch]?.contaminated)
+                  bankImages: Double(e.bankImages), bankContaminated: lastRefresh[e.epoch].map { $0.contaminated + $0.synthetic })
         }
     }
 
