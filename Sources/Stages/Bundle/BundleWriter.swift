@@ -12,7 +12,8 @@ enum BundleWriter {
         var directory: URL
     }
 
-    static func write(_ sources: BundleSources, to directory: URL, includeWeights: Bool, createdBy: String,
+    /// `stamped: false` leaves out the creation time (a workflow stage's bundle, see `Origin.created`).
+    static func write(_ sources: BundleSources, to directory: URL, includeWeights: Bool, createdBy: String, stamped: Bool = true,
                       note: (String) -> Void = { _ in }) throws -> Outcome {
         let fm = FileManager.default
         if fm.fileExists(atPath: directory.path) {
@@ -77,7 +78,7 @@ enum BundleWriter {
                 try fm.copyItem(at: weightsURL, to: tmp.appendingPathComponent(weightsURL.lastPathComponent))
             }
             let manifest = BundleManifest(
-                origin: .init(createdBy: createdBy, created: ISO8601DateFormatter().string(from: Date()), run: sources.run,
+                origin: .init(createdBy: createdBy, created: stamped ? ISO8601DateFormatter().string(from: Date()) : nil, run: sources.run,
                               modelStage: sources.model.name, trainingScores: trainingSource),
                 backbone: .init(name: recipe.backbone, weightsFile: weightsURL?.lastPathComponent,
                                 weightsSHA256: try weightsURL.map(ModelBundle.sha256), weightsPath: weightsURL?.path,

@@ -56,7 +56,9 @@ struct BundleManifest: Codable {
 
     struct Origin: Codable {
         var createdBy: String
-        var created: String
+        /// When it was written; absent from a workflow stage's bundle, whose bytes are a
+        /// cached result and must not depend on when (or in how many shards) it was computed.
+        var created: String?
         /// The run record or workflow stage the model came from.
         var run: String?
         var modelStage: String

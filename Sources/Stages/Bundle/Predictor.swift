@@ -142,7 +142,10 @@ struct Predictor {
 
     /// Scores `images` into `output`. `progress(done, total)` after every batch, `report`
     /// for each bad image. Returns the summary (also written as summary.json).
-    func run(images: [URL], output: URL, onBadImage: BadImagePolicy,
+    /// `firstIndex` is the position of `images[0]` in the whole list when `images` is one
+    /// shard's part of it: overlay files are numbered by that whole-list position, so the
+    /// shards' overlays together are the unsharded run's.
+    func run(images: [URL], firstIndex: Int = 0, output: URL, onBadImage: BadImagePolicy,
              progress: (Int, Int) -> Void = { _, _ in }, report: (String) -> Void = { _ in },
              checkCancellation: () throws -> Void = {}) throws -> PredictionSummary {
         let fm = FileManager.default
@@ -230,7 +233,7 @@ struct Predictor {
                     let isFlagged = Double(raw) > threshold.value
                     rows.append((item.url.path, raw, normalise(raw), isFlagged))
                     if isFlagged {
-                        let name = String(format: "%05d-%@.png", item.index + 1, Self.safeName(item.url))
+                        let name = String(format: "%05d-%@.png", firstIndex + item.index + 1, Self.safeName(item.url))
                         toDraw.append(OverlayJob(path: item.url.path, image: item.image, map: result.maps[i],
                                                  file: overlaysDir.appendingPathComponent(name)))
                     }
