@@ -12,7 +12,7 @@ import FunAD
         let image = ImagePlanes(width: 8, height: 6, channels: 3,
                                 data: (0..<(3 * 48)).map { Float(($0 * (k + 3)) % 17) / 16 })
         let map = (0..<48).map { Float(($0 + 5 * k) % 11) / 10 }
-        return .init(path: "img\(k).png", image: image, map: map, file: dir.appendingPathComponent("\(k).png"))
+        return .init(path: "img\(k).png", image: image, map: map, mapHeight: 6, mapWidth: 8, file: dir.appendingPathComponent("\(k).png"))
     }
 
     private func folder() throws -> URL {
@@ -62,5 +62,19 @@ import FunAD
         #expect(throws: (any Error).self) { _ = try drawer.finish() }
         #expect(throws: (any Error).self) { try drawer.rethrowFailure() }
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("8.png").path))
+    }
+
+    /// A map smaller than the image (predict's `map_size` below the backbone's input size)
+    /// is resized to the image: a constant map stays constant under bilinear resizing, so
+    /// its overlay equals the overlay of the constant full-size map; a wrong size is refused.
+    @Test func aSmallerMapIsResizedToTheImage() throws {
+        let image = ImagePlanes(width: 8, height: 8, channels: 3, data: (0..<(3 * 64)).map { Float($0 % 13) / 12 })
+        let small = try Overlay.render(name: "a", image: image, mask: nil, map: [Float](repeating: 0.25, count: 16),
+                                       mapHeight: 4, mapWidth: 4, range: 0...1)
+        let full = try Overlay.render(name: "a", image: image, mask: nil, map: [Float](repeating: 0.25, count: 64), range: 0...1)
+        #expect(small.data == full.data)
+        #expect(throws: EvaluationError.self) {
+            try Overlay.render(name: "a", image: image, mask: nil, map: [Float](repeating: 0, count: 15), mapHeight: 4, mapWidth: 4, range: 0...1)
+        }
     }
 }

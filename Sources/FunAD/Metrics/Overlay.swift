@@ -20,6 +20,27 @@ public enum Overlay {
         return lo <= hi ? lo...hi : 0...1
     }
 
+    /// The same for a map of another size than the image (`predict` scores maps at the
+    /// scoring's `map_size`, which need not be the backbone's input size): the map is
+    /// resized bilinearly to the image first, as the evaluation resizes maps to masks.
+    public static func render(name: String, image: ImagePlanes, mask: ImagePlanes?, map: [Float], mapHeight: Int, mapWidth: Int,
+                              range: ClosedRange<Float>, alpha: Float = 0.5) throws -> ImagePlanes {
+        guard mapHeight >= 1, mapWidth >= 1, map.count == mapHeight * mapWidth else {
+            throw EvaluationError("overlay: the map of image '\(name)' holds \(map.count) values, not \(mapWidth)×\(mapHeight)")
+        }
+        guard mapHeight != image.height || mapWidth != image.width else {
+            return try render(name: name, image: image, mask: mask, map: map, range: range, alpha: alpha)
+        }
+        var fitted = [Float](repeating: 0, count: image.height * image.width)
+        map.withUnsafeBufferPointer { m in
+            fitted.withUnsafeMutableBufferPointer { f in
+                BilinearResize.resize(m.baseAddress!, inHeight: mapHeight, inWidth: mapWidth,
+                                      into: f.baseAddress!, outHeight: image.height, outWidth: image.width)
+            }
+        }
+        return try render(name: name, image: image, mask: mask, map: fitted, range: range, alpha: alpha)
+    }
+
     /// - image: 1 or 3 channels, H×W, values in [0, 1] (the cropped test image).
     /// - mask: optional ground truth, H×W, > 0 ⇒ defect (shown white on the darkened image).
     /// - map: H×W scores, coloured over `range` and blended with weight `alpha`.

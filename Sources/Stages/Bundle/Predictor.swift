@@ -234,7 +234,7 @@ struct Predictor {
                     rows.append((item.url.path, raw, normalise(raw), isFlagged))
                     if isFlagged {
                         let name = String(format: "%05d-%@.png", firstIndex + item.index + 1, Self.safeName(item.url))
-                        toDraw.append(OverlayJob(path: item.url.path, image: item.image, map: result.maps[i],
+                        toDraw.append(OverlayJob(path: item.url.path, image: item.image, map: result.maps[i], mapHeight: bundle.manifest.scoring.mapSize, mapWidth: bundle.manifest.scoring.mapSize,
                                                  file: overlaysDir.appendingPathComponent(name)))
                     }
                 }
@@ -277,6 +277,9 @@ struct Predictor {
         var path: String
         var image: ImagePlanes
         var map: [Float]
+        /// The map's size (the scoring's `map_size`, square); resized to the image when they differ.
+        var mapHeight: Int
+        var mapWidth: Int
         var file: URL
 
         /// Renders and writes every job, `lanes` at a time; the first failure, in job
@@ -289,7 +292,8 @@ struct Predictor {
                 for j in stride(from: lane, to: jobs.count, by: min(lanes, jobs.count)) {
                     let job = jobs[j]
                     do {
-                        let planes = try Overlay.render(name: job.path, image: job.image, mask: nil, map: job.map, range: range)
+                        let planes = try Overlay.render(name: job.path, image: job.image, mask: nil, map: job.map,
+                                                                        mapHeight: job.mapHeight, mapWidth: job.mapWidth, range: range)
                         try PNGWriter.write(planes, to: job.file, fast: true)
                     } catch {
                         failures.set(j, error)
