@@ -29,19 +29,11 @@ extension ExtractStage: ShardableStage {
         let b = recipe.batchSize
         let parts = [(FeaturesManifest.trainFile, train.map(\.id), train.map(\.path)),
                      (FeaturesManifest.testFile, test.map(\.id), test.map(\.path))]
-        let batchCounts = parts.map { ($0.1.count + b - 1) / b }
-        let mine = shard.range(of: batchCounts.reduce(0, +))
         // Per file: the image range of this shard's batches.
-        var firstBatch = 0
-        var slices: [(file: String, ids: ArraySlice<String>, urls: ArraySlice<URL>)] = []
-        for (part, count) in zip(parts, batchCounts) {
-            let lo = min(max(mine.lowerBound - firstBatch, 0), count), hi = min(max(mine.upperBound - firstBatch, 0), count)
-            let images = min(lo * b, part.1.count)..<min(hi * b, part.1.count)
-            slices.append((part.0, part.1[images], part.2[images]))
-            firstBatch += count
-        }
+        let split = shard.groupedItems(partSizes: parts.map(\.1.count), groupSize: b)
+        let slices = zip(parts, split.items).map { part, images in (file: part.0, ids: part.1[images], urls: part.2[images]) }
         let total = slices.reduce(0) { $0 + $1.ids.count }
-        context.announce("\(recipe.backbone): shard \(shard) = batches \(mine.lowerBound + 1)-\(mine.upperBound) of \(batchCounts.reduce(0, +)), \(total) images")
+        context.announce("\(recipe.backbone): shard \(shard) = batches \(split.groups.lowerBound + 1)-\(split.groups.upperBound) of \(split.totalGroups), \(total) images")
         var done = 0
         var counts = ExtractionCount()
         for slice in slices {

@@ -34,17 +34,12 @@ extension InferStage: ShardableStage {
                               ids: try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds))
         }
         let group = Self.imagesPerCall(patchesPerImage: parts[0].source.patchesPerImage)
-        let groupCounts = parts.map { ($0.ids.count + group - 1) / group }
-        let mine = shard.range(of: groupCounts.reduce(0, +))
+        let split = shard.groupedItems(partSizes: parts.map(\.ids.count), groupSize: group)
         let scorer = try Self.loadScorer(manifest, weights: modelDir.appendingPathComponent(ModelManifest.weightsFile))
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let rule = Self.imageScoreRule(p)
-        var firstGroup = 0
         var scored = 0
-        for (index, (part, count)) in zip(parts, groupCounts).enumerated() {
-            let lo = min(max(mine.lowerBound - firstGroup, 0), count), hi = min(max(mine.upperBound - firstGroup, 0), count)
-            firstGroup += count
-            let images = min(lo * group, part.ids.count)..<min(hi * group, part.ids.count)
+        for (index, (part, images)) in zip(parts, split.items).enumerated() {
             let isTest = index == 0
             let mapURL = isTest && p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
             let result = try Inference.run(scorer: scorer, features: ImageRange(base: part.source, range: images), mapSide: p.int("map_size"),

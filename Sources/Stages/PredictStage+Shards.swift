@@ -15,11 +15,9 @@ import Workflow
 extension PredictStage: ShardableStage {
     func runShard(_ shard: Shard, context: StageContext) async throws {
         let (predictor, images) = try prepare(context)
-        let b = max(1, predictor.bundle.manifest.features.batchSize)
-        let batches = (images.count + b - 1) / b
-        let mine = shard.range(of: batches)
-        let range = min(mine.lowerBound * b, images.count)..<min(mine.upperBound * b, images.count)
-        context.announce("shard \(shard) = batches \(mine.lowerBound + 1)-\(mine.upperBound) of \(batches), \(range.count) images")
+        let split = shard.groupedItems(partSizes: [images.count], groupSize: predictor.bundle.manifest.features.batchSize)
+        let range = split.items[0]
+        context.announce("shard \(shard) = batches \(split.groups.lowerBound + 1)-\(split.groups.upperBound) of \(split.totalGroups), \(range.count) images")
         try predict(Array(images[range]), firstIndex: range.lowerBound, with: predictor, context: context)
         context.record("shard", shard.description)
     }

@@ -99,6 +99,13 @@ import WorkflowTestSupport
             }
         }
         #expect(try Shard(parsing: "2/4") == Shard(index: 1, count: 4))
+        // Parts of 10 and 5 items in groups of 4: groups [0-3] [4-7] [8-9] | [0-3] [4], 5 in all.
+        // Shard 2/3 takes groups 1..<3: items 4..<10 of the first part, nothing of the second;
+        // shard 3/3 takes groups 3..<5: all of the second part.
+        let middle = try Shard(index: 1, count: 3).groupedItems(partSizes: [10, 5], groupSize: 4)
+        #expect(middle.groups == 1..<3 && middle.totalGroups == 5 && middle.items == [4..<10, 0..<0])
+        let last = try Shard(index: 2, count: 3).groupedItems(partSizes: [10, 5], groupSize: 4)
+        #expect(last.groups == 3..<5 && last.items == [10..<10, 0..<5])
         for bad in ["0/4", "5/4", "2", "a/b", "1/0", "-1/3"] { #expect(throws: Diagnostic.self) { try Shard(parsing: bad) } }
     }
 

@@ -31,6 +31,26 @@ public struct Shard: Sendable, Equatable, Hashable, CustomStringConvertible {
     public func range(of total: Int) -> Range<Int> {
         (index * total / count)..<((index + 1) * total / count)
     }
+
+    /// For work laid out as consecutive parts (e.g. training then test images), each
+    /// processed in groups of `groupSize` items (a backbone batch, a scorer call), this
+    /// shard's contiguous run of groups across all parts (`groups` of `totalGroups`) and
+    /// the item range it takes in each part. Every group of a shard is then exactly a
+    /// group of the whole stage, so the work sees the same inputs in the same shapes.
+    public func groupedItems(partSizes: [Int], groupSize: Int) -> (groups: Range<Int>, totalGroups: Int, items: [Range<Int>]) {
+        let g = max(1, groupSize)
+        let groupCounts = partSizes.map { ($0 + g - 1) / g }
+        let total = groupCounts.reduce(0, +)
+        let mine = range(of: total)
+        var first = 0
+        var items: [Range<Int>] = []
+        for (size, groups) in zip(partSizes, groupCounts) {
+            let lo = min(max(mine.lowerBound - first, 0), groups), hi = min(max(mine.upperBound - first, 0), groups)
+            items.append(min(lo * g, size)..<min(hi * g, size))
+            first += groups
+        }
+        return (mine, total, items)
+    }
 }
 
 /// A stage whose work splits by data item into shards computed independently (on
