@@ -35,6 +35,7 @@ struct PatchCoreStage: StageType {
                                           features: transform.isIdentity ? nil : transform),
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         context.record("bank_patches", model.bankSize)
+        context.record("bank_search", model.bankSearchSummary)
         context.record("seed", p.int("seed"))
         context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
     }

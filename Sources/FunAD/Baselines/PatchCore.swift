@@ -15,6 +15,13 @@ public struct PatchCore: PatchScorer {
     public var bank: [Float] { search.bank }
     let search: NearestNeighbourSearch
 
+    /// How `scorePatches` searches the bank, for run records: always exact; over the
+    /// local parts when the bank rows share a per-image prefix (`PrefixGroupedBank`).
+    public var bankSearchSummary: String {
+        guard let g = search.grouped else { return "exact, full rows of \(dimension) values" }
+        return "exact, grouped: \(g.prefixLength) values shared by each of \(g.groupCount) row groups + \(g.localLength) local values per row (queries that come in runs of a shared prefix)"
+    }
+
     public init(bank: [Float], dimension: Int) throws {
         guard dimension > 0, !bank.isEmpty, bank.count % dimension == 0 else {
             throw InferenceError("patchcore: a bank of \(bank.count) values is not a non-empty multiple of dimension \(dimension)")
