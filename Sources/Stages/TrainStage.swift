@@ -46,6 +46,10 @@ struct TrainStage: StageType {
                 .init("fraction", .double(range: 0.0001...1), default: .double(0.5), help: "random fraction of the selected images kept"),
                 .init("quantile", .double(range: 0.0001...1), default: .double(0.5), help: "quantile rule: share of images eligible"),
                 .init("min_images", .int(range: 1...1_000_000), default: .int(8), help: "quantile rule: minimum bank size in images"),
+                .init("search", .choice(["exact", "projected"]), default: .string("exact"),
+                      help: "nearest bank features: sgemm over full rows, or a principal-subspace prefilter whose answers are certified exact (uncertified queries are searched in full)"),
+                .init("search_rank", .int(range: 1...100_000), default: .int(128), help: "projected search: subspace dimension"),
+                .init("search_candidates", .int(range: 2...10_000), default: .int(16), help: "projected search: rows re-ranked exactly per query"),
             ]), help: "iteratively re-constructed memory bank"),
             .init("pseudo_labels", .object([
                 .init("tau_n", .double(range: 0...1), default: .double(0.5), help: "normalised distance above which a patch is pseudo-anomalous"),
@@ -106,6 +110,9 @@ struct TrainStage: StageType {
         }
         c.pseudoLabels = PaperPseudoLabelPolicy(normalThreshold: Float(p.double("pseudo_labels.tau_n")),
                                                 confidentThreshold: Float(p.double("pseudo_labels.tau_c")))
+        if p.string("bank.search") == "projected" {
+            c.bankSearch = .projected(rank: p.int("bank.search_rank"), candidates: p.int("bank.search_candidates"))
+        }
         c.patchSubsampling = PatchSubsampling(batchPatches: p.value(at: "batch_patches")?.intValue,
                                               bankPatches: p.value(at: "bank_patches")?.intValue)
         let hidden = (p["hidden"]?.listValue ?? []).compactMap(\.intValue)
@@ -143,6 +150,7 @@ struct TrainStage: StageType {
         for d in config.departuresFromPaper { context.log("departs from the paper: \(d)") }
         let schedule = config.schedule(imageCount: source.imageCount)
         context.announce("\(source.imageCount) images × \(source.patchesPerImage) patches × \(source.dimension)-d, \(schedule.summary)")
+        var searched = (certified: 0, queries: 0)
         let result = try trainer.train(
             source: source, from: state,
             checkpoint: { s in
@@ -155,6 +163,10 @@ struct TrainStage: StageType {
                                    e.epoch + 1, e.loss, e.bce, e.mutualSmoothness, e.bankImages, e.pseudoAnomalyShare, e.mutualPairs))
             },
             progress: { t in
+                if let certified = t.certifiedQueries {
+                    searched.certified += certified
+                    searched.queries += t.batchPatches
+                }
                 context.progress(t.globalIteration + 1, of: t.totalIterations, unit: "it",
                                  note: String(format: "epoch %d/%d · loss %.4f · bank %d img", t.epoch + 1, t.epochs, t.loss.total, t.bankImages))
             },
@@ -187,6 +199,9 @@ struct TrainStage: StageType {
             context.announce("warning: \(warning)")
             context.record("convergence_warning", warning)
         }
+        var search: [String: Any] = ["method": config.bankSearch.summary]
+        if searched.queries > 0 { search["certified_share"] = Double(searched.certified) / Double(searched.queries) }
+        context.record("bank_search", search)
         context.record("seed", p.int("seed"))
         context.record("training_images", features.record)
         context.record("departures_from_paper", result.departuresFromPaper

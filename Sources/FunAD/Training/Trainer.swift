@@ -59,6 +59,9 @@ public struct FunADTrainer: Sendable {
         let imageBuffer = UnsafeMutablePointer<Float>.allocate(capacity: p * d)
         defer { imageBuffer.deallocate() }
         var bankLookup = st.bank?.rowLookup(patchesPerImage: p) ?? [:]
+        // The projected index of the current bank (rebuilt with it; after a resume, from
+        // the checkpointed bank, so a resumed run searches the same way).
+        var bankIndex: ProjectedBankSearch? = nil
         var excluded = [Int32](repeating: -1, count: rows)
 
         // Epochs are the resumable unit (a checkpoint is written only between epochs, so the
@@ -78,6 +81,7 @@ public struct FunADTrainer: Sendable {
                     let bank = try builder.build(parameters: st.parameters, adaptedStore: adaptedStore, moment: moment, rng: &st.rng)
                     st.bank = bank
                     bankLookup = bank.rowLookup(patchesPerImage: p)
+                    bankIndex = nil
                     st.bankRecords.append(BankRefreshRecord(iteration: st.iterations, epoch: epoch, imageCount: bank.imageIndices.count,
                                                             patchCount: bank.rowCount, imageIndices: bank.imageIndices))
                     refreshed = true
@@ -99,10 +103,23 @@ public struct FunADTrainer: Sendable {
                 }
                 // 2. Clean forward and nearest-bank distances.
                 step.forwardClean(parameters: st.parameters, rows: rows, imageRows: pb)
+                var certified: Int? = nil
                 let nn = bank.features.withUnsafeBufferPointer { m in
                     excluded.withUnsafeBufferPointer { ex in
-                        NearestNeighbours.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
-                                                 bankCount: bank.rowCount, dimension: d, excluded: ex.baseAddress)
+                        switch c.bankSearch {
+                        case .exact:
+                            return NearestNeighbours.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
+                                                            bankCount: bank.rowCount, dimension: d, excluded: ex.baseAddress)
+                        case .projected(let rank, let candidates):
+                            if bankIndex == nil {
+                                bankIndex = ProjectedBankSearch(bank: m.baseAddress!, count: bank.rowCount, dimension: d,
+                                                                rank: rank, candidates: candidates, seed: c.seed)
+                            }
+                            let outcome = bankIndex!.topTwo(queries: step.workspace.adapted, queryCount: rows, bank: m.baseAddress!,
+                                                            excluded: ex.baseAddress)
+                            certified = outcome.certified
+                            return outcome.result
+                        }
                     }
                 }
                 let distances = NearestBankDistance.distances(nn, zeroBelow: c.zeroDistanceBelow)
@@ -147,7 +164,8 @@ public struct FunADTrainer: Sendable {
                     epoch: epoch, epochs: schedule.epochs, iteration: it, iterationsPerEpoch: itersPerEpoch,
                     globalIteration: st.iterations, totalIterations: schedule.totalIterations, loss: loss,
                     bankImages: bank.imageIndices.count, bankPatches: bank.rowCount, pseudoAnomalyShare: share,
-                    perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed)
+                    perturbedPatches: perturbed.count, mutualPairs: pairs.count, bankRefreshed: refreshed,
+                    certifiedQueries: certified, batchPatches: rows)
                 progress?(report)
                 st.stepLosses.append(loss.total)
                 st.iterations += 1

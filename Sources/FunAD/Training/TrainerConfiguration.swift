@@ -9,6 +9,24 @@
 /// ≈ 6 TFLOP ≈ 45 s for a 100-image bank), the mutual-pair search (≈ 1.9 TFLOP) and
 /// the step (≈ 0.5 TFLOP). The search, not the refresh, dominates: 1500 paper epochs are
 /// days here whatever the schedule; `PatchSubsampling` is the knob that shrinks it.
+/// How each iteration finds the nearest bank features of the batch (METHOD.md step 2).
+/// Both give the exact two nearest neighbours; they differ in work and in float rounding.
+public enum BankSearch: Sendable, Equatable {
+    /// sgemm over the full D-dimensional rows (`NearestNeighbours.topTwo`).
+    case exact
+    /// A prefilter in the bank's top-`rank` principal subspace, `candidates` rows per query
+    /// re-ranked exactly, each answer certified by the projection bound or searched in full
+    /// (`ProjectedBankSearch`).
+    case projected(rank: Int, candidates: Int)
+
+    public var summary: String {
+        switch self {
+        case .exact: return "exact, full rows"
+        case .projected(let r, let c): return "exact, certified: \(r)-d principal-subspace prefilter, \(c) candidates re-ranked per query, uncertified queries searched in full"
+        }
+    }
+}
+
 public enum BankRefreshSchedule: Sendable, Equatable, Codable {
     case everyIteration
     case everyEpoch
@@ -68,6 +86,7 @@ public struct TrainerConfiguration: Sendable {
     /// Squared nearest-bank distances below this count as 0 (official 1e-2).
     public var zeroDistanceBelow: Float = 1e-2
     public var bankRefresh: BankRefreshSchedule = .everyIteration
+    public var bankSearch: BankSearch = .exact
     public var bankSelection: any BankSelectionPolicy = PaperBankSelection()
     public var pseudoLabels: any PseudoLabelPolicy = PaperPseudoLabelPolicy()
     /// Optional label-free early stop, asked after every epoch (not in the paper).

@@ -108,6 +108,11 @@ public struct TrainingProgress: Sendable, Equatable {
     public var mutualPairs: Int
     /// Set when the bank was rebuilt before this iteration.
     public var bankRefreshed: Bool
+    /// With `BankSearch.projected`: batch patches whose nearest bank features the
+    /// projection bound certified (the rest were searched in full); nil with `.exact`.
+    public var certifiedQueries: Int? = nil
+    /// Patch features in the batch (the queries of the bank search).
+    public var batchPatches: Int = 0
 }
 
 /// The outcome of `FunADTrainer.train`.
