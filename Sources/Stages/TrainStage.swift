@@ -48,8 +48,8 @@ struct TrainStage: StageType {
                 .init("min_images", .int(range: 1...1_000_000), default: .int(8), help: "quantile rule: minimum bank size in images"),
                 .init("search", .choice(["exact", "projected"]), default: .string("exact"),
                       help: "nearest bank features: sgemm over full rows, or a principal-subspace prefilter whose answers are certified exact (uncertified queries are searched in full)"),
-                .init("search_rank", .int(range: 1...100_000), default: .int(128), help: "projected search: subspace dimension"),
-                .init("search_candidates", .int(range: 2...10_000), default: .int(16), help: "projected search: rows re-ranked exactly per query"),
+                .init("search_rank", .int(range: 1...100_000), default: .int(192), help: "projected search: subspace dimension"),
+                .init("search_candidates", .int(range: 2...10_000), default: .int(48), help: "projected search: rows re-ranked exactly per query"),
             ]), help: "iteratively re-constructed memory bank"),
             .init("pseudo_labels", .object([
                 .init("tau_n", .double(range: 0...1), default: .double(0.5), help: "normalised distance above which a patch is pseudo-anomalous"),
