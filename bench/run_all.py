@@ -51,7 +51,7 @@ AREAS = {
     "efficientnet": ([funad, "bench", "efficientnet", "--json", "--threads", T] + effnet_weights(),
                      [py, "bench/efficientnet_reference.py", "--threads", T, "--json"], 3),
     "vit": ([funad, "bench", "vit", "--json", "--threads", T, "--images", "4", "--configs", "vit-s8,vit-b8"],
-            [py, "bench/vit_reference.py", "--threads", T, "--images", "4", "--batch", "2", "--configs", "vit-s8,vit-b8", "--json"], 3),
+            [py, "bench/vit_reference.py", "--threads", T, "--images", "4", "--batch", "4", "--configs", "vit-s8,vit-b8", "--json"], 3),
     "knn": ([funad, "bench", "eval", "--json", "--threads", T, "--only", KNN_ROWS, "--knn-queries", knn_queries, "--knn-bank", knn_bank],
             [py, "bench/knn_reference.py", "--threads", T, "--only", KNN_ROWS, "--knn-queries", knn_queries, "--knn-bank", knn_bank, "--json"], 3),
     "eval": ([funad, "bench", "eval", "--json", "--threads", T, "--only", EVAL_ROWS, "--coreset-patches", coreset_patches],

@@ -4,7 +4,9 @@ ViT of the same shape (what a user would compare against), at 224 px on random w
 (pretrained=False: the arithmetic, hence the speed, does not depend on the values), CPU,
 torch.set_num_threads(THREADS), eval(), torch.inference_mode(), attention through
 F.scaled_dot_product_attention (timm's fused_attn, checked for every block), one warm-up
-batch, then IMAGES images timed in batches of BATCH. The work is timm's forward_features
+batch, then IMAGES images timed in batches of BATCH (default: all IMAGES in one forward,
+as `funad bench vit` hands them to funad's forward; PyTorch runs faster per image in
+larger batches, so a smaller one would flatter funad). The work is timm's forward_features
 (patch embedding, 12 blocks, final norm): the class token and the patch tokens, which is
 what funad's forward returns; the classifier head is left out (num_classes=0).
 
@@ -46,13 +48,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=0, help="images per forward (default: all --images at once, as funad's forward gets them)")
     ap.add_argument("--configs", default="vit-s8,vit-b8")
     ap.add_argument("--json", action="store_true", help="one JSON object of measurements on stdout")
     args = ap.parse_args()
     unknown = [c for c in args.configs.split(",") if c not in MODELS]
     if unknown:
         sys.exit(f"vit_reference.py: --configs: unknown ViT {', '.join(unknown)}; expected one of {', '.join(MODELS)}")
+    args.batch = args.batch or args.images
     if args.images < 1 or args.batch < 1:
         sys.exit("vit_reference.py: --images and --batch must be at least 1")
     timm, import_note = import_timm()
