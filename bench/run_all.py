@@ -120,7 +120,7 @@ def table(area, fdocs, rdocs, starts):
         f", reference {sum(d['wall'] for d in rdocs) / len(rdocs):.0f} s" if rdocs else "")
     out = [f"## {area}", "",
            f"funad vs {ref_tool or 'no reference'}; {threads} threads; {pairs} {'pair' if pairs == 1 else 'pairs'} "
-           f"({'funad, reference, ' * 2 + '…' if rdocs else 'funad only'}); {walls}.", "",
+           f"({('funad, reference, ' * 2 + '…') if rdocs and pairs > 1 else 'funad, then reference' if rdocs else 'funad only'}); {walls}.", "",
            "1-minute load before each side (CPU busy share in the seconds before it): " + ", ".join(starts) + ".", ""]
     if rdocs:
         out += ["| row | funad (median) | reference (median) | ratio, median | ratio, min–max |", "| --- | --- | --- | --- | --- |"]
