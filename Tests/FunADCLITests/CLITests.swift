@@ -126,3 +126,38 @@ import Testing
         #expect(text == "error: --configs: unknown ViT 'vit-x9'; expected one of vit-b16, vit-b8, vit-s16, vit-s8\n")
     }
 }
+
+/// `funad bench eval --only`: the exact kNN rows alone, as `bench/run-all knn` pairs them with faiss.
+@Suite struct EvalBenchCommandTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+        let p = Process()
+        p.executableURL = CLITests.funad
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, data, text)
+    }
+
+    @Test func onlyTheKNNRowsAreMeasuredWhenAsked() throws {
+        let r = try run(["bench", "eval", "--only", "bank_knn,patchcore_score", "--knn-queries", "16", "--knn-bank", "64",
+                         "--repeats", "1", "--json"])
+        #expect(r.status == 0)
+        let obj = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let rows = try #require(obj["measurements"] as? [[String: Any]])
+        // In EvalBench.names order, whatever the order asked for.
+        #expect(rows.map { $0["name"] as? String } == ["patchcore_score", "bank_knn"])
+        #expect(rows.allSatisfy { ($0["value"] as? Double ?? 0) > 0 && $0["unit"] as? String == "s" })
+        #expect((rows[1]["detail"] as? String)?.hasPrefix("exact 1-NN of 16 × 1536 queries in a 64-row bank") == true)
+    }
+
+    @Test func anUnknownRowIsAUsageError() throws {
+        let r = try run(["bench", "eval", "--only", "bank_kn"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: --only: eval benchmark 'bank_kn' does not exist; expected one of anomaly_map, pixel_auroc, evaluate, patchcore_score, inference_patchcore, coreset, bank_knn\n")
+    }
+}

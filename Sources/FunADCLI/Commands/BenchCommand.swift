@@ -198,20 +198,33 @@ struct ViTBenchCommand: ParsableCommand {
 
 struct EvalBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Anomaly maps, metrics, PatchCore scoring and coreset selection on seeded data.")
+        commandName: "eval", abstract: "Anomaly maps, metrics, PatchCore scoring, coreset selection and exact bank kNN on seeded data.")
+    @Option(help: "Rows, comma-separated: \(EvalBench.names.joined(separator: ", ")) (default: all).") var only: String?
     @Option(help: "Test images (224² maps).") var images: Int = 100
     @Option(help: "Training patches for the coreset timing (PyTorch's sampler is quadratic: 39200 takes minutes there).")
     var coresetPatches: Int = 39200
+    @Option(help: "Queries of the bank_knn row (the 784 patches of each test image).") var knnQueries: Int = 3136
+    @Option(help: "Bank rows of the bank_knn row.") var knnBank: Int = 78400
     @Option(help: "Runs; the best is reported.") var repeats: Int = 3
     @Option(help: "OpenBLAS threads.") var threads: Int = 2
     @OptionGroup var output: BenchOutput
 
     func run() throws {
+        let rows = only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+        if let bad = rows?.first(where: { !EvalBench.names.contains($0) }) {
+            throw ValidationFailure("--only: eval benchmark '\(bad)' does not exist; expected one of \(EvalBench.names.joined(separator: ", "))")
+        }
+        guard knnQueries > 0, knnBank > 0 else { throw ValidationFailure("--knn-queries and --knn-bank must be positive") }
+        var sizes = EvalBench.Sizes()
+        sizes.images = images
+        sizes.coresetPatches = coresetPatches
+        sizes.knnQueries = knnQueries
+        sizes.knnBank = knnBank
         var report = BenchReport(area: "eval", threads: threads, output: output)
         let saved = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = saved }
-        for m in try EvalBench.run(images: images, coresetPatches: coresetPatches, repeats: repeats) {
+        for m in try EvalBench.run(sizes: sizes, repeats: repeats, only: rows) {
             report.line(String(format: "%@ %.6f s  %@", m.name, m.seconds, m.detail))
             report.add(m.name, m.seconds, "s", higherIsBetter: false, detail: m.detail)
         }
