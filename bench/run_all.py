@@ -54,6 +54,10 @@ AREAS = {
             [py, "bench/vit_reference.py", "--threads", T, "--images", "4", "--batch", "4", "--configs", "vit-s8,vit-b8", "--json"], 3),
     "knn": ([funad, "bench", "eval", "--json", "--threads", T, "--only", KNN_ROWS, "--knn-queries", knn_queries, "--knn-bank", knn_bank],
             [py, "bench/knn_reference.py", "--threads", T, "--only", KNN_ROWS, "--knn-queries", knn_queries, "--knn-bank", knn_bank, "--json"], 3),
+    # Exact bank search on banks laid out as patch features [global ‖ local] (a Lite0 coreset,
+    # a ViT-B/8 bank): funad searches the local parts, faiss the full rows.
+    "bank-search": ([funad, "bench", "bank-search", "--json", "--threads", T],
+                    [py, "bench/bank_search_reference.py", "--threads", T, "--json"], 3),
     "eval": ([funad, "bench", "eval", "--json", "--threads", T, "--only", EVAL_ROWS, "--coreset-patches", coreset_patches],
              [py, "bench/eval_bench.py", "--threads", T, "--coreset-patches", coreset_patches, "--json"], 1),
     "training": ([funad, "bench", "training", "--json", "--threads", T],
