@@ -20,7 +20,14 @@ final class HeadSearch {
     let workers: Int
     let order: UnsafeMutableBufferPointer<Int32>
     let groupStart: UnsafeMutableBufferPointer<Int>
-    let head: UnsafeMutableBufferPointer<Float>
+    /// Head coordinates, per group chunk-major and eight points to a block:
+    /// blocked[blockStart[g] · 8 · hs + ((chunk · blocks_g + block) · 8 + coordinate) · 8 + lane],
+    /// so a pass over a group's first eight coordinates reads 32 bytes per point, and eight
+    /// points are bounded at once in SIMD lanes. Padding lanes are zero.
+    let blocked: UnsafeMutableBufferPointer<Float>
+    let blockStart: UnsafeMutableBufferPointer<Int>
+    /// The newcomers' head coordinates (row per newcomer, hs floats), in pick order.
+    var newcomerHead = [Float]()
     let errorRadius: UnsafeMutableBufferPointer<Float>
     let minDist: UnsafeMutableBufferPointer<Float>
     let ballCentre: UnsafeMutableBufferPointer<Float>
@@ -44,7 +51,21 @@ final class HeadSearch {
             return b
         }
         order = copy(layout.order); groupStart = copy(layout.groupStart)
-        head = copy(layout.head); errorRadius = copy(layout.errorRadius); minDist = copy(layout.start)
+        var blockStart = [Int](repeating: 0, count: groupCount + 1)
+        for g in 0..<groupCount { blockStart[g + 1] = blockStart[g] + (layout.groupStart[g + 1] - layout.groupStart[g] + 7) / 8 }
+        let chunks = hs / 8
+        var blocked = [Float](repeating: 0, count: blockStart[groupCount] * 8 * hs)
+        for g in 0..<groupCount {
+            let lo = layout.groupStart[g], blocks = blockStart[g + 1] - blockStart[g], base = blockStart[g] * 8 * hs
+            for j in lo..<layout.groupStart[g + 1] {
+                let b = (j - lo) / 8, lane = (j - lo) % 8
+                for c in 0..<chunks {
+                    for t in 0..<8 { blocked[base + ((c * blocks + b) * 8 + t) * 8 + lane] = layout.head[j * hs + c * 8 + t] }
+                }
+            }
+        }
+        self.blocked = copy(blocked); self.blockStart = copy(blockStart)
+        errorRadius = copy(layout.errorRadius); minDist = copy(layout.start)
         ballCentre = copy(layout.ballCentre); ballRadius = copy(layout.ballRadius); ballError = copy(layout.ballError)
         groupMax = copy([Float](repeating: 0, count: groupCount))
         holder = copy([Int](repeating: 0, count: groupCount))
@@ -53,28 +74,75 @@ final class HeadSearch {
     }
 
     deinit {
-        order.deallocate(); groupStart.deallocate(); head.deallocate(); errorRadius.deallocate(); minDist.deallocate()
+        order.deallocate(); groupStart.deallocate(); blocked.deallocate(); blockStart.deallocate(); errorRadius.deallocate(); minDist.deallocate()
         ballCentre.deallocate(); ballRadius.deallocate(); ballError.deallocate(); groupMax.deallocate()
         holder.deallocate(); computed.deallocate()
     }
 
-    /// One greedy step: the point at position `c` joins the selected set.
+    /// Newcomers so far (positions), and per group the first one not yet applied to it.
+    private(set) var newcomers = [Int]()
+    lazy var appliedUpTo = [Int](repeating: 0, count: groupCount)
+
+    /// One greedy step: the point at position `c` joins the selected set. Applying it to
+    /// the groups waits until a group could hold the next pick (`next()`).
     func add(centre c: Int) {
-        let step = Step(search: self, centre: c)
-        if workers == 1 { step.run(worker: 0, of: 1); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { step.run(worker: $0, of: step.workers) }
+        newcomers.append(c)
+        // Gather its head row from the blocked layout.
+        var g = 0
+        while groupStart[g + 1] <= c { g += 1 }
+        let lo = groupStart[g], blocks = blockStart[g + 1] - blockStart[g], base = blockStart[g] * 8 * hs
+        let b = (c - lo) / 8, lane = (c - lo) % 8
+        for c8 in 0..<(hs / 8) {
+            for t in 0..<8 { newcomerHead.append(blocked[base + ((c8 * blocks + b) * 8 + t) * 8 + lane]) }
+        }
     }
 
-    /// Position of the next pick: the largest group maximum, ties to the lowest original index.
+    /// Position of the next pick: the largest current distance, ties to the lowest original
+    /// index. A group's maximum only falls, so a group whose last exact maximum is below an
+    /// exact one elsewhere cannot hold the pick and keeps its newcomers pending (a later
+    /// catch-up applies them in one pass over the group, and the last ones are never applied
+    /// at all). The minimum over newcomers does not depend on their order, so catching up
+    /// late gives every value the exhaustive search has at this step.
+    func next() -> Int {
+        let t = newcomers.count
+        let best = argmax()
+        if appliedUpTo[best] == t { return holder[best] }
+        catchUp([best])
+        // Every group whose (stale) maximum reaches that exact one may hold the pick.
+        let v = groupMax[best]
+        let behind = (0..<groupCount).filter { appliedUpTo[$0] < t && groupMax[$0] >= v }
+        catchUp(behind)
+        return holder[argmax()]
+    }
+
+    /// Applies the pending newcomers to the groups, split over the workers by group.
+    func catchUp(_ groups: [Int]) {
+        guard !groups.isEmpty else { return }
+        let t = newcomers.count
+        newcomers.withUnsafeBufferPointer { nb in
+          newcomerHead.withUnsafeBufferPointer { hb in
+            appliedUpTo.withUnsafeMutableBufferPointer { ab in
+                groups.withUnsafeBufferPointer { gb in
+                    let step = CatchUp(search: self, newcomers: nb.baseAddress!, newcomerHead: hb.baseAddress!,
+                                       appliedUpTo: ab.baseAddress!, groups: gb.baseAddress!, groupCount: gb.count, upTo: t)
+                    let w = gb.count >= 4 ? workers : 1
+                    if w == 1 { step.run(worker: 0, of: 1); return }
+                    DispatchQueue.concurrentPerform(iterations: w) { step.run(worker: $0, of: w) }
+                }
+            }
+          }
+        }
+    }
+
+    /// Position of the largest group maximum, ties to the lowest original index.
     func argmax() -> Int {
         var best = 0
         for g in 1..<max(1, groupCount) {
             let v = groupMax[g], b = groupMax[best]
             if v > b || (v == b && order[holder[g]] < order[holder[best]]) { best = g }
         }
-        return holder[best]
+        return best
     }
-
     /// Recomputes a group's largest distance and its holder (lowest original index among equals).
     static func rescan(group g: Int, groupStart: UnsafeMutableBufferPointer<Int>, minDist: UnsafeMutableBufferPointer<Float>,
                        order: UnsafeMutableBufferPointer<Int32>, groupMax: UnsafeMutableBufferPointer<Float>,
@@ -88,60 +156,84 @@ final class HeadSearch {
         groupMax[g] = value; holder[g] = best
     }
 
-    /// The pointers one step's workers share; each worker writes only its own groups.
-    struct Step: @unchecked Sendable {
+    /// The pointers one catch-up's workers share; each worker writes only its own groups.
+    struct CatchUp: @unchecked Sendable {
         let search: HeadSearch
-        let centre: Int
-        var workers: Int { search.workers }
+        let newcomers: UnsafePointer<Int>
+        let newcomerHead: UnsafePointer<Float>
+        let appliedUpTo: UnsafeMutablePointer<Int>
+        let groups: UnsafePointer<Int>
+        let groupCount: Int
+        let upTo: Int
 
         func run(worker w: Int, of count: Int) {
+            let s = search
+            var computed = 0
+            for i in (groupCount * w / count)..<(groupCount * (w + 1) / count) {
+                let g = groups[i]
+                let limit = s.groupMax[g]
+                if limit > 0 {
+                    for idx in appliedUpTo[g]..<upTo {
+                        computed += apply(newcomers[idx], head: newcomerHead + idx * s.hs, to: g, limit: limit)
+                    }
+                }
+                appliedUpTo[g] = upTo
+                HeadSearch.rescan(group: g, groupStart: s.groupStart, minDist: s.minDist, order: s.order,
+                                  groupMax: s.groupMax, holder: s.holder)
+            }
+            s.computed[w] += computed
+        }
+
+        /// One newcomer (position `centre`, head coordinates `ch`) against group g whose
+        /// values are ≤ `limit`; returns the full distances computed.
+        func apply(_ centre: Int, head ch: UnsafePointer<Float>, to g: Int, limit: Float) -> Int {
             let s = search
             let (k, hs, up, down) = (s.k, s.hs, s.up, s.down)
             let invDown = 1 / down
             let c = s.points + centre * k
-            let ch = UnsafePointer(s.head.baseAddress! + centre * hs)
             let ce = s.errorRadius[centre]
+            // 1. The group's ball in head space.
+            let gap = CoresetSampler.distance(ch, s.ballCentre.baseAddress! + g * hs, k: hs)
+            if ((gap * down - s.ballRadius[g] * up) - s.ballError[g] - ce) * down >= limit { return 0 }
             var computed = 0
-            for g in (s.groupCount * w / count)..<(s.groupCount * (w + 1) / count) {
-                let limit = s.groupMax[g]
-                guard limit > 0 else { continue }
-                // 1. The group's ball in head space.
-                let gap = CoresetSampler.distance(ch, s.ballCentre.baseAddress! + g * hs, k: hs)
-                if ((gap * down - s.ballRadius[g] * up) - s.ballError[g] - ce) * down >= limit { continue }
-                let lo = s.groupStart[g], hi = s.groupStart[g + 1]
-                var holderMoved = false
-                let h = s.holder[g]
-                for j in lo..<hi {
-                    let current = s.minDist[j]
-                    guard current > 0 else { continue }
-                    // 2. Partial head distance, eight coordinates at a time: ruled out once
-                    // partial ≥ (current / (1 − m) + e_p + e_c) / (1 − m).
-                    let threshold = (current * invDown + s.errorRadius[j] + ce) * invDown
-                    let need = threshold * threshold * up
-                    let row = UnsafeRawPointer(s.head.baseAddress! + j * hs), cr = UnsafeRawPointer(ch)
-                    var acc: Float = 0, t = 0
-                    while t < hs {
-                        let diff = row.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                            - cr.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                        acc += (diff * diff).sum()
-                        if acc >= need { break }
-                        t += 8
+            let lo = s.groupStart[g], hi = s.groupStart[g + 1]
+            let blocks = s.blockStart[g + 1] - s.blockStart[g], chunks = hs / 8
+            let base = s.blocked.baseAddress! + s.blockStart[g] * 8 * hs
+            for b in 0..<blocks {
+                // 2. Eight points at once: a lane is ruled out once its partial head distance
+                // reaches (current / (1 − m) + e_p + e_c) / (1 − m); zero or padding lanes at once.
+                let first = lo + b * 8, lanes = min(8, hi - first)
+                var current = SIMD8<Float>(), error = SIMD8<Float>()
+                if lanes == 8 {
+                    current = UnsafeRawPointer(s.minDist.baseAddress! + first).loadUnaligned(as: SIMD8<Float>.self)
+                    error = UnsafeRawPointer(s.errorRadius.baseAddress! + first).loadUnaligned(as: SIMD8<Float>.self)
+                } else {
+                    for lane in 0..<lanes { current[lane] = s.minDist[first + lane]; error[lane] = s.errorRadius[first + lane] }
+                }
+                let threshold = (current * invDown + error + ce) * invDown
+                let need = (threshold * threshold * up).replacing(with: 0, where: current .<= 0)
+                var acc = SIMD8<Float>()
+                var open = acc .< need
+                var chunk = 0
+                while chunk < chunks && any(open) {
+                    let block = UnsafeRawPointer(base + ((chunk * blocks + b) * 8) * 8)
+                    for t in 0..<8 {
+                        let diff = block.loadUnaligned(fromByteOffset: 32 * t, as: SIMD8<Float>.self) - SIMD8(repeating: ch[chunk * 8 + t])
+                        acc += diff * diff
                     }
-                    if acc >= need { continue }
-                    // 3. The full distance, as the reference computes it.
+                    open = acc .< need
+                    chunk += 1
+                }
+                guard any(open) else { continue }
+                // 3. The full distance, as the reference computes it, and its min update.
+                for lane in 0..<lanes where open[lane] {
+                    let j = first + lane, current = s.minDist[j]
                     let dist = CoresetSampler.distance(s.points + j * k, c, k: k)
                     computed += 1
-                    if dist < current {
-                        s.minDist[j] = dist
-                        if j == h { holderMoved = true }
-                    }
-                }
-                if holderMoved {
-                    HeadSearch.rescan(group: g, groupStart: s.groupStart, minDist: s.minDist, order: s.order,
-                                      groupMax: s.groupMax, holder: s.holder)
+                    if dist < current { s.minDist[j] = dist }
                 }
             }
-            s.computed[w] += computed
+            return computed
         }
     }
 }

@@ -93,7 +93,7 @@ enum PrunedGreedy {
         var next = first
         for _ in 1..<target {
             search.add(centre: Int(position[next]))
-            next = Int(order[search.argmax()])
+            next = Int(order[search.next()])
             picks.append(next)
         }
         let computed = search.distancesComputed
