@@ -1,16 +1,16 @@
 import Foundation
 
-/// The mutable state and the step of `PrunedGreedy`: current distances per position and
-/// per group the largest one with its holder (the position with the lowest original index
-/// among equals). Owns copies of the layout's per-position and per-group values in flat
-/// buffers, so that the step's workers share plain pointers.
+/// The mutable state of `PrunedGreedy`: current distances per position and per group the
+/// largest one with its holder (the position with the lowest original index among equals).
+/// Owns copies of the layout's per-position and per-group values in flat buffers, so that
+/// the workers of a catch-up share plain pointers.
 ///
-/// A step for newcomer c, per group (split over `workers` contiguous group ranges; a
-/// worker only writes its own groups' positions, maxima and holders):
+/// Applying newcomer c to group g (`CatchUp.apply`; a worker only writes its own groups'
+/// positions, maxima and holders):
 /// 1. skip the group when its head-space ball is out of reach:
 ///    ((‖c_h − μ_g‖(1 − m) − r_g(1 + m)) − e_g − e_c)(1 − m) ≥ the group's largest distance;
-/// 2. otherwise, per point p, a partial head distance eight coordinates at a time, stopping
-///    once (partial(1 − m) − e_p − e_c)(1 − m) ≥ the point's distance (ruled out);
+/// 2. otherwise, eight points at a time, a partial head distance eight coordinates at a
+///    time, a point ruled out once (partial(1 − m) − e_p − e_c)(1 − m) ≥ its distance;
 /// 3. the full distance `CoresetSampler.distance` for the points no bound rules out, and
 ///    the reference's min update. e_x is the head coordinates' rounding radius.
 final class HeadSearch {
@@ -54,7 +54,9 @@ final class HeadSearch {
         var blockStart = [Int](repeating: 0, count: groupCount + 1)
         for g in 0..<groupCount { blockStart[g + 1] = blockStart[g] + (layout.groupStart[g + 1] - layout.groupStart[g] + 7) / 8 }
         let chunks = hs / 8
-        var blocked = [Float](repeating: 0, count: blockStart[groupCount] * 8 * hs)
+        // Filled in place: no second n × hs array beside the layout's.
+        let blocked = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, blockStart[groupCount] * 8 * hs))
+        blocked.initialize(repeating: 0)
         for g in 0..<groupCount {
             let lo = layout.groupStart[g], blocks = blockStart[g + 1] - blockStart[g], base = blockStart[g] * 8 * hs
             for j in lo..<layout.groupStart[g + 1] {
@@ -64,7 +66,7 @@ final class HeadSearch {
                 }
             }
         }
-        self.blocked = copy(blocked); self.blockStart = copy(blockStart)
+        self.blocked = blocked; self.blockStart = copy(blockStart)
         errorRadius = copy(layout.errorRadius); minDist = copy(layout.start)
         ballCentre = copy(layout.ballCentre); ballRadius = copy(layout.ballRadius); ballError = copy(layout.ballError)
         groupMax = copy([Float](repeating: 0, count: groupCount))
