@@ -17,6 +17,8 @@ public enum CoresetBench {
         public var groupingSeconds: Double
         /// Share of the exhaustive search's n · (picks − 1) distances the pruned search skipped.
         public var prunedShare: Double
+        /// Share of the projected points' variance in the pruned search's head directions.
+        public var headVarianceShare: Double
         /// Picks equal, in order (nil without the exhaustive run).
         public var identical: Bool?
     }
@@ -34,7 +36,7 @@ public enum CoresetBench {
         let t = try seconds { picks = try CoresetSampler(fraction: fraction, seed: seed, search: .pruned).select(from: features, statistics: stats) }
         return Result(points: stats.points, dimension: features.dimension, picks: picks.count, groups: stats.groups,
                       exhaustiveSeconds: exhaustiveSeconds, prunedSeconds: t, groupingSeconds: stats.groupingSeconds,
-                      prunedShare: stats.prunedShare, identical: exhaustivePicks.map { $0 == picks })
+                      prunedShare: stats.prunedShare, headVarianceShare: stats.headVarianceShare, identical: exhaustivePicks.map { $0 == picks })
     }
 
     static func seconds(_ body: () throws -> Void) rethrows -> Double {

@@ -44,8 +44,8 @@ struct CoresetBenchCommand: ParsableCommand {
             report.line(String(format: "exhaustive %.2f s", t))
             report.add("coreset_exhaustive", t, "s", higherIsBetter: false, detail: detail)
         }
-        report.line(String(format: "pruned     %.2f s (grouping %.2f s), %.1f %% of the distances skipped",
-                           r.prunedSeconds, r.groupingSeconds, 100 * r.prunedShare))
+        report.line(String(format: "pruned     %.2f s (grouping %.2f s), %.2f %% of the distances skipped, %.1f %% of the variance in the head",
+                           r.prunedSeconds, r.groupingSeconds, 100 * r.prunedShare, 100 * r.headVarianceShare))
         report.add("coreset_pruned", r.prunedSeconds, "s", higherIsBetter: false, detail: detail)
         report.add("coreset_pruned_share", r.prunedShare, "fraction", higherIsBetter: true, detail: "distances skipped")
         if let t = r.exhaustiveSeconds, let same = r.identical {
