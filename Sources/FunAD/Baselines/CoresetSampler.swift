@@ -10,15 +10,22 @@ import Foundation
 /// All draws come from one `SplitMix64(seed)`, in this order: the projection matrix
 /// (row-major, uniform in ±1/√D, PyTorch's default Linear init range) only when
 /// D > projectionDimension, then the anchors (`nextIndex(below: N)`, redrawing repeats).
+///
+/// Two searches give the same picks, bit for bit (`CoresetSearch`): the exhaustive one
+/// streams every projected point at each step, the pruned one (the default,
+/// `PrunedGreedy`) skips the points the newcomer provably cannot bring closer.
 public struct CoresetSampler: Sendable {
     public var fraction: Double
     public var projectionDimension: Int = 128
     public var startPoints: Int = 10
     public var seed: UInt64
+    /// How each greedy step finds the points the newcomer moves; never changes the picks.
+    public var search: CoresetSearch = .pruned
 
-    public init(fraction: Double, projectionDimension: Int = 128, startPoints: Int = 10, seed: UInt64) {
+    public init(fraction: Double, projectionDimension: Int = 128, startPoints: Int = 10, seed: UInt64,
+                search: CoresetSearch = .pruned) {
         self.fraction = fraction; self.projectionDimension = projectionDimension
-        self.startPoints = startPoints; self.seed = seed
+        self.startPoints = startPoints; self.seed = seed; self.search = search
     }
 
     /// Number of points kept out of n: Int(n · fraction), at least 1.
@@ -31,23 +38,31 @@ public struct CoresetSampler: Sendable {
         return (0..<(projectionDimension * d)).map { _ in Float((rng.nextUnit() * 2 - 1) * bound) }
     }
 
-    /// Greedy selection on already projected points (n × k): the indices in pick order.
-    /// Each step is one fused pass over the points — distance to the newcomer, min update,
-    /// argmax for the next pick — split across `threads` contiguous chunks. The pass is
-    /// memory-bound (n·k floats per step). Ties go to the lowest index, as np.argmax.
-    static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int,
-                       threads: Int = 2) -> [Int] {
+    /// The greedy's starting distances (n): each point's mean Euclidean distance to the
+    /// anchors, summed in anchor order and then scaled, as the reference does. Both searches
+    /// start from these exact values.
+    static func anchorMeanDistances(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int]) -> [Float] {
         var minDist = [Float](repeating: 0, count: n)
         var scratch = [Float](repeating: 0, count: n)
         points.withUnsafeBufferPointer { p in
-            // Mean distance to the anchors.
             for a in anchors {
                 distances(p.baseAddress!, n: n, k: k, to: a, into: &scratch)
                 for i in 0..<n { minDist[i] += scratch[i] }
             }
-            let inv = 1 / Float(anchors.count)
-            for i in 0..<n { minDist[i] *= inv }
         }
+        let inv = 1 / Float(anchors.count)
+        for i in 0..<n { minDist[i] *= inv }
+        return minDist
+    }
+
+    /// Greedy selection on already projected points (n × k): the indices in pick order.
+    /// The exhaustive reference: each step is one fused pass over the points — distance to
+    /// the newcomer, min update, argmax for the next pick — split across `threads`
+    /// contiguous chunks. The pass is memory-bound (n·k floats per step). Ties go to the
+    /// lowest index, as np.argmax.
+    static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int,
+                       threads: Int = 2) -> [Int] {
+        var minDist = anchorMeanDistances(points, count: n, dimension: k, anchors: anchors)
         var next = 0, bestD = -Float.infinity
         for i in 0..<n where minDist[i] > bestD { bestD = minDist[i]; next = i }
         let chunks = max(1, min(threads, n / 4096 + 1))
@@ -72,6 +87,26 @@ public struct CoresetSampler: Sendable {
         return picks
     }
 
+    /// ‖a − b‖ over k floats. The one distance both searches use: the pruned search's
+    /// picks equal the exhaustive ones bit for bit only because every distance is summed
+    /// in this same order (8 SIMD lanes, then the lanes' sum; serially when k % 8 ≠ 0).
+    @inline(__always)
+    static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, k: Int) -> Float {
+        if k % 8 == 0 {
+            let a8 = UnsafeRawPointer(a), b8 = UnsafeRawPointer(b)
+            var acc = SIMD8<Float>()
+            for t in stride(from: 0, to: k, by: 8) {
+                let diff = a8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                    - b8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
+                acc += diff * diff
+            }
+            return acc.sum().squareRoot()
+        }
+        var s: Float = 0
+        for t in 0..<k { let v = a[t] - b[t]; s += v * v }
+        return s.squareRoot()
+    }
+
     /// One fused greedy step over chunked rows; the pointers are only touched by the
     /// chunk that owns the rows, so sharing them across the concurrent workers is safe.
     struct GreedyPass: @unchecked Sendable {
@@ -89,28 +124,10 @@ public struct CoresetSampler: Sendable {
             let lo = n * chunk / chunks, hi = n * (chunk + 1) / chunks
             let c = points + center * k
             var bi = lo, bv = -Float.infinity
-            if k % 8 == 0 {
-                let c8 = UnsafeRawPointer(c)
-                for i in lo..<hi {
-                    let row = UnsafeRawPointer(points + i * k)
-                    var acc = SIMD8<Float>()
-                    for t in stride(from: 0, to: k, by: 8) {
-                        let diff = row.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                            - c8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                        acc += diff * diff
-                    }
-                    let m = min(minDist[i], acc.sum().squareRoot())
-                    minDist[i] = m
-                    if m > bv { bv = m; bi = i }
-                }
-            } else {
-                for i in lo..<hi {
-                    var s: Float = 0
-                    for t in 0..<k { let v = points[i * k + t] - c[t]; s += v * v }
-                    let m = min(minDist[i], s.squareRoot())
-                    minDist[i] = m
-                    if m > bv { bv = m; bi = i }
-                }
+            for i in lo..<hi {
+                let m = min(minDist[i], CoresetSampler.distance(points + i * k, c, k: k))
+                minDist[i] = m
+                if m > bv { bv = m; bi = i }
             }
             best[chunk] = (bi, bv)
         }
@@ -120,31 +137,14 @@ public struct CoresetSampler: Sendable {
     static func distances(_ p: UnsafePointer<Float>, n: Int, k: Int, to j: Int, into out: inout [Float]) {
         let c = p + j * k
         out.withUnsafeMutableBufferPointer { o in
-            if k % 8 == 0 {
-                let c8 = UnsafeRawPointer(c)
-                for i in 0..<n {
-                    let row = UnsafeRawPointer(p + i * k)
-                    var acc = SIMD8<Float>()
-                    for t in stride(from: 0, to: k, by: 8) {
-                        let diff = row.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                            - c8.loadUnaligned(fromByteOffset: 4 * t, as: SIMD8<Float>.self)
-                        acc += diff * diff
-                    }
-                    o[i] = acc.sum().squareRoot()
-                }
-            } else {
-                for i in 0..<n {
-                    var s: Float = 0
-                    for t in 0..<k { let v = p[i * k + t] - c[t]; s += v * v }
-                    o[i] = s.squareRoot()
-                }
-            }
+            for i in 0..<n { o[i] = distance(p + i * k, c, k: k) }
         }
     }
 
     /// Selects coreset members among all patches of `features`, as flat patch indices
     /// (image · P + patch) in pick order. Only the projected features (N × 128) are held.
-    public func select(from features: some PatchFeatureSource) throws -> [Int] {
+    /// `statistics`, when given, receives the pruned search's counts (bench and tests).
+    public func select(from features: some PatchFeatureSource, statistics: CoresetStatistics? = nil) throws -> [Int] {
         guard fraction > 0, fraction <= 1 else {
             throw InferenceError("patchcore: coreset fraction \(fraction) must be in (0, 1]")
         }
@@ -180,6 +180,22 @@ public struct CoresetSampler: Sendable {
             let a = rng.nextIndex(below: n)
             if !anchors.contains(a) { anchors.append(a) }
         }
-        return Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n))
+        switch search {
+        case .exhaustive:
+            return Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n))
+        case .pruned:
+            return PrunedGreedy.select(&projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n),
+                                       statistics: statistics)
+        }
     }
+}
+
+/// How the greedy coreset finds, at each step, the points whose distance to the selected
+/// set the newcomer lowers. Both give the same picks bit for bit; only the time differs.
+public enum CoresetSearch: String, Sendable, CaseIterable {
+    /// Every point's distance to every newcomer (the reference; n·k floats read per step).
+    case exhaustive
+    /// Points grouped around centres; groups and points that the triangle inequality shows
+    /// cannot come closer are skipped (`PrunedGreedy`).
+    case pruned
 }

@@ -4,4 +4,4 @@ import ArgumentParser
 let extraSubcommands: [any ParsableCommand.Type] = [WeightsCommand.self, BenchCommand.self]
 
 /// Benchmarks of FunAD kernels, added to `funad bench`.
-let extraBenchmarks: [any ParsableCommand.Type] = [BankSearchBenchCommand.self]
+let extraBenchmarks: [any ParsableCommand.Type] = [BankSearchBenchCommand.self, CoresetBenchCommand.self]

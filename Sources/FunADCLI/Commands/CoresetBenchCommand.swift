@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import FunAD
+import FunADBench
+
+/// `funad bench coreset`: PatchCore's greedy coreset with the exhaustive and the pruned
+/// search on the same features, in one run (docs/bench.md records its output).
+struct CoresetBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coreset",
+        abstract: "PatchCore's greedy coreset: exhaustive vs pruned search on the same features (time, pruned share, identical picks).")
+    @Option(help: "A feature store (an extract result's train file, e.g. <cache>/entries/<key>/out/train.features); default: seeded clustered features.")
+    var features: String?
+    @Option(help: "Images of the features to use (default: all of a store, 200 synthetic).") var images: Int?
+    @Option(help: "Fraction of the patches kept.") var fraction: Double = 0.1
+    @Option(help: "Seed of the projection and the start points.") var seed: Int = 0
+    @Flag(help: "Skip the exhaustive search (its time grows with n²: ~20 min at MTD's 656,208 patches).")
+    var prunedOnly = false
+    @Option(help: "OpenBLAS threads (the projection and the grouping).") var threads: Int = 2
+    @OptionGroup var output: BenchOutput
+
+    func run() throws {
+        guard fraction > 0, fraction <= 1 else { throw ValidationFailure("--fraction \(fraction): expected a value in (0, 1]") }
+        if let images, images < 1 { throw ValidationFailure("--images \(images): expected at least 1") }
+        var report = BenchReport(area: "coreset", threads: threads, output: output)
+        let saved = BLAS.threads
+        BLAS.threads = threads
+        defer { BLAS.threads = saved }
+        let source: any PatchFeatureSource
+        let what: String
+        if let features {
+            let reader = try FeatureStoreReader(url: URL(fileURLWithPath: features))
+            let count = min(images ?? reader.imageCount, reader.imageCount)
+            source = try FirstImages(base: reader, count: count)
+            what = "\(features) (\(count) of \(reader.imageCount) images)"
+        } else {
+            source = ClusteredPatchFeatures(imageCount: images ?? 200)
+            what = "seeded clustered features (\(images ?? 200) images)"
+        }
+        let r = try CoresetBench.run(features: source, fraction: fraction, seed: UInt64(seed), reference: !prunedOnly)
+        report.line("\(what): \(r.points) patches × \(r.dimension) → 128, \(r.picks) picks, \(r.groups) groups")
+        let detail = "\(r.picks) of \(r.points) patches × \(r.dimension), projected to 128"
+        if let t = r.exhaustiveSeconds {
+            report.line(String(format: "exhaustive %.2f s", t))
+            report.add("coreset_exhaustive", t, "s", higherIsBetter: false, detail: detail)
+        }
+        report.line(String(format: "pruned     %.2f s (grouping %.2f s), %.2f %% of the distances skipped, %.1f %% of the variance in the head",
+                           r.prunedSeconds, r.groupingSeconds, 100 * r.prunedShare, 100 * r.headVarianceShare))
+        report.add("coreset_pruned", r.prunedSeconds, "s", higherIsBetter: false, detail: detail)
+        report.add("coreset_pruned_share", r.prunedShare, "fraction", higherIsBetter: true, detail: "distances skipped")
+        if let t = r.exhaustiveSeconds, let same = r.identical {
+            report.line(String(format: "speed-up %.2f×, picks %@", t / r.prunedSeconds, same ? "identical" : "DIFFERENT"))
+            report.add("coreset_speedup", t / r.prunedSeconds, "×", higherIsBetter: true, detail: "exhaustive / pruned")
+            report.add("coreset_identical", same ? 1 : 0, "bool", higherIsBetter: true, detail: "picks equal in order")
+        }
+        report.finish()
+    }
+}
+
+/// The first `count` images of a feature source.
+struct FirstImages: PatchFeatureSource {
+    let base: any PatchFeatureSource
+    let count: Int
+    init(base: any PatchFeatureSource, count: Int) throws {
+        guard count >= 1, count <= base.imageCount else {
+            throw ValidationFailure("--images \(count): the features hold \(base.imageCount) images")
+        }
+        self.base = base; self.count = count
+    }
+    var imageCount: Int { count }
+    var patchesPerImage: Int { base.patchesPerImage }
+    var gridHeight: Int { base.gridHeight }
+    var gridWidth: Int { base.gridWidth }
+    var dimension: Int { base.dimension }
+    func patchFeatures(ofImage index: Int, into buffer: UnsafeMutablePointer<Float>) throws {
+        try base.patchFeatures(ofImage: index, into: buffer)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// `funad bench coreset` on its seeded clustered features: both searches run, the pruned
+/// one picks what the exhaustive one picks, and a bad option is a usage error.
+@Suite struct CoresetBenchCommandTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+        let p = Process()
+        p.executableURL = CLITests.funad
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, data, text)
+    }
+
+    @Test func bothSearchesPickTheSamePatches() throws {
+        let r = try run(["bench", "coreset", "--images", "3", "--json"])
+        #expect(r.status == 0)
+        let obj = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        #expect(obj["area"] as? String == "coreset")
+        let rows = try #require(obj["measurements"] as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["coreset_exhaustive", "coreset_pruned", "coreset_pruned_share",
+                                                       "coreset_speedup", "coreset_identical"])
+        #expect(rows.last?["value"] as? Double == 1)
+        #expect(r.stderr.contains("2352 patches × 1432 → 128, 235 picks"))
+    }
+
+    @Test func badFractionIsAUsageError() throws {
+        let r = try run(["bench", "coreset", "--fraction", "0"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: --fraction 0.0: expected a value in (0, 1]\n")
+    }
+}
