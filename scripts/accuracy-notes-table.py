@@ -310,7 +310,9 @@ if got:
             f'{ms([r["summary"]["pixel_auroc"] for _, _, r in got])} | {ms([r["summary"]["aupro"] for _, _, r in got])} | {cert} | {secs} |']
     miss = [s for s in SEEDS if s not in [g[0] for g in got]]
     if miss: out.append(f"\nSeed(s) {', '.join(map(str, miss))} not finished.")
-    out.append("\nCompare with item 3 (the same test set): FUN-AD `steps: 100, batch 16` with subsampled patches, and PatchCore.")
+    out.append("\nCompare with item 3 (the same test set): FUN-AD `steps: 100, batch 16` with subsampled patches, and PatchCore. "
+               "Train times are wall time: seed 0 was paused (SIGSTOP) while benchmarks ran and seeds 0 and 1 shared the machine, "
+               "so only seed 2's time is the training's own cost.")
 else:
     out.append("Not run yet.")
 out += [""]
