@@ -32,6 +32,7 @@ TESTFLAGS = -c release -Xswiftc -enable-testing
 test: setup
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
+	python3 bench/pairing_check.py
 
 # Side-by-side benchmarks against PyTorch (needs the Python reference environment,
 # created outside the repository by scripts/python-env).
