@@ -67,39 +67,51 @@ package struct NearestNeighbourSearch: Sendable {
 
     /// The search over full rows (no structure assumed).
     func nearestFull(_ queries: UnsafePointer<Float>, count q: Int, minDistance2: UnsafeMutablePointer<Float>) {
-        let d = dimension
-        let qb = Self.queryBlock, mb = Self.bankBlock
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: qb * mb)
+        let qb = Self.queryBlock
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: qb * Self.bankBlock)
         defer { tile.deallocate() }
         bank.withUnsafeBufferPointer { bankBuf in
             bankNorms.withUnsafeBufferPointer { norms in
                 var q0 = 0
                 while q0 < q {
                     let qn = min(qb, q - q0)
-                    let qp = queries + q0 * d
-                    for i in 0..<qn { minDistance2[q0 + i] = .infinity }
-                    var m0 = 0
-                    while m0 < count {
-                        let mn = min(mb, count - m0)
-                        // tile[qn × mn] = −2 · Q_blk · M_blkᵀ
-                        BLAS.gemm(qp, bankBuf.baseAddress! + m0 * d, tile, m: qn, n: mn, k: d,
-                                  transB: true, alpha: -2, ldc: mn)
-                        for i in 0..<qn {
-                            let row = tile + i * mn
-                            var best = minDistance2[q0 + i]
-                            for j in 0..<mn { best = min(best, row[j] + norms[m0 + j]) }
-                            minDistance2[q0 + i] = best
-                        }
-                        m0 += mn
-                    }
-                    for i in 0..<qn {
-                        var qq: Float = 0
-                        for k in 0..<d { let v = qp[i * d + k]; qq += v * v }
-                        minDistance2[q0 + i] = max(0, minDistance2[q0 + i] + qq)
-                    }
+                    Self.minimumDistances(queries + q0 * dimension, stride: dimension, length: dimension, count: qn,
+                                          bank: bankBuf.baseAddress!, bankCount: count, offsets: norms.baseAddress!,
+                                          tile: tile, bankBlock: Self.bankBlock, into: minDistance2 + q0)
                     q0 += qn
                 }
             }
+        }
+    }
+
+    /// One block of queries (at most the tile's rows): out[i] = max(0, min_j (offsets[j] −
+    /// 2·x_i·m_j) + ‖x_i‖²), with x_i the `length` values of query i at `stride` and m_j
+    /// bank row j (`length` values, packed). With offsets = ‖m_j‖² that is the squared
+    /// distance; the grouped search passes its per-row prefix terms in the offsets too.
+    /// −2·X·Mᵀ comes from sgemm on (count × bankBlock) tiles; the Q×M matrix never exists.
+    static func minimumDistances(_ queries: UnsafePointer<Float>, stride: Int, length: Int, count qn: Int,
+                                 bank: UnsafePointer<Float>, bankCount: Int, offsets: UnsafePointer<Float>,
+                                 tile: UnsafeMutablePointer<Float>, bankBlock: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<qn { out[i] = .infinity }
+        var m0 = 0
+        while m0 < bankCount {
+            let mn = min(bankBlock, bankCount - m0)
+            // tile[qn × mn] = −2 · X_blk · M_blkᵀ
+            BLAS.gemm(queries, bank + m0 * length, tile, m: qn, n: mn, k: length,
+                      transB: true, alpha: -2, lda: stride, ldc: mn)
+            for i in 0..<qn {
+                let row = tile + i * mn
+                var best = out[i]
+                for j in 0..<mn { best = min(best, row[j] + offsets[m0 + j]) }
+                out[i] = best
+            }
+            m0 += mn
+        }
+        for i in 0..<qn {
+            let x = queries + i * stride
+            var qq: Float = 0
+            for k in 0..<length { qq += x[k] * x[k] }
+            out[i] = max(0, out[i] + qq)
         }
     }
 }

@@ -92,7 +92,7 @@ struct PrefixGroupedBank: Sendable {
     /// minDistance2[i] = min over the bank of ‖query_i − m‖² for queries (q, G + L),
     /// clamped at 0. Consecutive queries with the same prefix (an image's patches) share
     /// one pass over the bank's groups: the prefix term is computed by subtraction (no
-    /// cancellation), the local term through sgemm tiles of −2·Q_l·M_lᵀ.
+    /// cancellation), the local term by `NearestNeighbourSearch.minimumDistances`.
     func nearest(_ queries: UnsafePointer<Float>, count q: Int, minDistance2: UnsafeMutablePointer<Float>,
                  queryBlock: Int = 256, bankBlock: Int = 2048) {
         let g = prefixLength, l = localLength, d = g + l
@@ -121,27 +121,10 @@ struct PrefixGroupedBank: Sendable {
                 var q0 = run0
                 while q0 < run1 {
                     let qn = min(queryBlock, run1 - q0)
-                    for i in 0..<qn { minDistance2[q0 + i] = .infinity }
-                    var m0 = 0
-                    while m0 < rowCount {
-                        let mn = min(bankBlock, rowCount - m0)
-                        // tile[qn × mn] = −2 · Q_l · M_lᵀ (queries' local parts at stride d)
-                        BLAS.gemm(queries + q0 * d + g, localBuf.baseAddress! + m0 * l, tile, m: qn, n: mn, k: l,
-                                  transB: true, alpha: -2, lda: d, ldc: mn)
-                        for i in 0..<qn {
-                            let row = tile + i * mn
-                            var best = minDistance2[q0 + i]
-                            for j in 0..<mn { best = min(best, row[j] + off[m0 + j]) }
-                            minDistance2[q0 + i] = best
-                        }
-                        m0 += mn
-                    }
-                    for i in 0..<qn {
-                        let ql = queries + (q0 + i) * d + g
-                        var qq: Float = 0
-                        for k in 0..<l { qq += ql[k] * ql[k] }
-                        minDistance2[q0 + i] = max(0, minDistance2[q0 + i] + qq)
-                    }
+                    NearestNeighbourSearch.minimumDistances(queries + q0 * d + g, stride: d, length: l, count: qn,
+                                                            bank: localBuf.baseAddress!, bankCount: rowCount,
+                                                            offsets: off.baseAddress!, tile: tile, bankBlock: bankBlock,
+                                                            into: minDistance2 + q0)
                     q0 += qn
                 }
                 run0 = run1
