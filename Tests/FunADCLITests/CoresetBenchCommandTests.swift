@@ -5,17 +5,7 @@ import Testing
 /// one picks what the exhaustive one picks, and a bad option is a usage error.
 @Suite struct CoresetBenchCommandTests {
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
-        let p = Process()
-        p.executableURL = CLITests.funad
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, data, text)
+        try CLITests.runCapturingData(arguments)
     }
 
     @Test func bothSearchesPickTheSamePatches() throws {
