@@ -25,4 +25,15 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stderr == "error: --fraction 0.0: expected a value in (0, 1]\n")
     }
+
+    /// A file that is not a feature store (truncated, or random bytes) is invalid input:
+    /// exit 2 and one line naming the file.
+    @Test func malformedFeatureStoreIsInvalidInput() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("funad-bad-\(UUID().uuidString.prefix(8)).features")
+        defer { try? FileManager.default.removeItem(at: path) }
+        try Data("FUNADFS".utf8).write(to: path)
+        let r = try run(["bench", "coreset", "--features", path.path])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: --features: \(path.path): not a funad feature store (magic 'FUNADFS' missing)\n")
+    }
 }

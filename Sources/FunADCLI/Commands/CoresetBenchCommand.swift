@@ -29,7 +29,11 @@ struct CoresetBenchCommand: ParsableCommand {
         let source: any PatchFeatureSource
         let what: String
         if let features {
-            let reader = try FeatureStoreReader(url: URL(fileURLWithPath: features))
+            // An unreadable or malformed store is invalid input (exit 2), not a failed benchmark.
+            let reader: FeatureStoreReader
+            do { reader = try FeatureStoreReader(url: URL(fileURLWithPath: features)) } catch {
+                throw ValidationFailure("--features: \(error)")
+            }
             let count = min(images ?? reader.imageCount, reader.imageCount)
             source = try FirstImages(base: reader, count: count)
             what = "\(features) (\(count) of \(reader.imageCount) images)"
