@@ -37,7 +37,7 @@ extension InferStage: ShardableStage {
         let split = shard.groupedItems(partSizes: parts.map(\.ids.count), groupSize: group)
         let scorer = try Self.loadScorer(manifest, weights: modelDir.appendingPathComponent(ModelManifest.weightsFile))
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
-        let rule = Self.imageScoreRule(p)
+        let rule = try Self.imageScoreRule(p)
         var scored = 0
         for (index, (part, images)) in zip(parts, split.items).enumerated() {
             let isTest = index == 0
@@ -86,7 +86,7 @@ extension InferStage: ShardableStage {
         let modelDir = try context.input(Artifact.model).directory
         let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
         context.record("model", manifest.kind.rawValue)
-        context.record("image_score", Self.imageScoreRule(p).description)
+        context.record("image_score", try Self.imageScoreRule(p).description)
         context.record("images", test.ids.count)
         context.announce("merged \(shards.count) shards: \(test.ids.count) test images")
     }

@@ -19,17 +19,24 @@ struct InferStage: StageType {
             .init("map_dtype", .choice(["float32", "float16"]), default: .string("float32"), help: "storage precision of the maps"),
             .init("training_scores", .choice(["auto", "yes", "no"]), default: .string("auto"),
                   help: "also score the (unlabelled) training images, for evaluate's label-free deployment threshold; auto: yes for FUN-AD, no for PatchCore (its bank holds the training patches, so their scores are biased low, and scoring them costs as much as the test set)"),
-            .init("image_score", .choice(["max", "topk_mean", "smoothed_max"]), default: .string("max"),
-                  help: "image score from the patch scores: max (paper), topk_mean (mean of the top_k fraction of patch scores), smoothed_max (max of the anomaly map after bilinear resize and Gaussian sigma)"),
+            .init("image_score", .choice(["max", "topk_mean", "smoothed_max", "calibrated_max"]), default: .string("max"),
+                  help: "image score from the patch scores: max (paper), topk_mean (mean of the top_k fraction of patch scores), smoothed_max (max of the anomaly map after bilinear resize and Gaussian sigma), calibrated_max (max of each patch's score against its position's median and MAD over the training images; not for sharded infer or bundles)"),
             .init("top_k", .double(range: 1e-6...1), default: .double(ImageScoreRule.defaultTopKFraction),
                   help: "topk_mean: fraction of the patches averaged, at least one (0.01 of a 28×28 grid = 8 patches)"),
         ])
 
-    /// The image-score rule the parameters name.
-    static func imageScoreRule(_ p: Parameters) -> ImageScoreRule {
+    /// The image-score rule the parameters name. `calibrated_max` depends on the training
+    /// images' scores, which only `run` has (it fits them first), so it is refused here
+    /// unless `calibration` is given: sharded scoring and model bundles do not carry it.
+    static func imageScoreRule(_ p: Parameters, calibration: PositionCalibration? = nil) throws -> ImageScoreRule {
         switch p.string("image_score") {
         case "topk_mean": return .topKMean(fraction: p.double("top_k"))
         case "smoothed_max": return .smoothedMaximum
+        case "calibrated_max":
+            guard let calibration else {
+                throw StageError("infer: image_score calibrated_max needs the training images' per-position statistics, which sharded infer and model bundles do not carry; use it in an unsharded infer stage, or choose max, topk_mean or smoothed_max")
+            }
+            return .positionCalibratedMaximum(calibration)
         default: return .maximum
         }
     }
@@ -61,21 +68,25 @@ struct InferStage: StageType {
         let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
-        let rule = Self.imageScoreRule(p)
+        let calibrated = p.string("image_score") == "calibrated_max"
         let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
-        let training = try wantTraining ? Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.trainFile), manifest: manifest) : nil
+        let training = try wantTraining || calibrated
+            ? Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.trainFile), manifest: manifest) : nil
         // One scorer (loaded once: a PatchCore bank can be large) scores the test images,
         // with maps, and then the training images, scores only.
-        func scoreAll(_ scorer: some PatchScorer) throws -> (test: InferenceResult, training: InferenceResult?) {
+        func scoreAll(_ scorer: some PatchScorer) throws -> (test: InferenceResult, training: InferenceResult?, rule: ImageScoreRule) {
+            // calibrated_max: the training images' per-position statistics first.
+            let calibration = try calibrated ? PositionCalibration.fit(scorer: scorer, features: training!) : nil
+            let rule = try Self.imageScoreRule(p, calibration: calibration)
             let test = try Inference.run(scorer: scorer, features: source, mapSide: p.int("map_size"), sigma: p.double("sigma"),
                                          mapPrecision: precision, writeMapsTo: mapURL, progress: progress, imageScoreRule: rule)
-            let train = try training.map {
+            let train = try wantTraining ? training.map {
                 try Inference.run(scorer: scorer, features: $0, mapSide: p.int("map_size"), sigma: p.double("sigma"),
                                   writeMapsTo: nil, imageScoreRule: rule)
-            }
-            return (test, train)
+            } : nil
+            return (test, train, rule)
         }
-        let (result, scoredTraining) = try scoreAll(try Self.loadScorer(manifest, weights: weights))
+        let (result, scoredTraining, rule) = try scoreAll(try Self.loadScorer(manifest, weights: weights))
         try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
         if let scoredTraining {

@@ -103,7 +103,7 @@ import Testing
             #expect(r.stdout.contains("\n\(type) (v") || r.stdout.hasPrefix("\(type) (v"))
         }
         #expect(r.stdout.contains("    epochs: integer in 0...1000000 — passes over the training set (paper: 1500; used when neither steps nor epochs is set); give steps or epochs, not both"))
-        #expect(r.stdout.contains("    image_score: one of max|topk_mean|smoothed_max, default \"max\" — "))
+        #expect(r.stdout.contains("    image_score: one of max|topk_mean|smoothed_max|calibrated_max, default \"max\" — "))
     }
 }
 

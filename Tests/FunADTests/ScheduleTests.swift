@@ -191,4 +191,48 @@ import Testing
         // Without smoothing and resize the map is the grid, so the rule is the maximum.
         #expect(try Self.scores([0.2, 0.7, 0.1, 0.4], side: 2, mapSide: 2, sigma: 0, rule: .smoothedMaximum) == 0.7)
     }
+
+    /// Training images (3, a 2×2 grid), per position: [1, 2, 3] → median 2, MAD 1;
+    /// [10, 10, 40] → median 10, MAD 0; [0, 4, 8] → median 4, MAD 4; [5, 7, 6] → median 6,
+    /// MAD 1. Scales 1.4826 · MAD = [1.4826, 0, 5.9304, 1.4826]; their median (1.4826 + 1.4826)/2
+    /// gives the floor 0.14826, which replaces the 0. The test image [5, 10, 4, 6] has its
+    /// largest raw score at position 1, where it is ordinary (0 after calibration); position
+    /// 0 decides: (5 − 2) / 1.4826 = 2.0235.
+    @Test func calibratedMaximumComparesEachPatchWithItsPosition() throws {
+        let training = InMemoryPatchFeatures(imageCount: 3, gridHeight: 2, gridWidth: 2, dimension: 1,
+                                             values: [1, 10, 0, 5, 2, 10, 4, 7, 3, 40, 8, 6])
+        let c = try PositionCalibration.fit(scorer: Identity(), features: training)
+        #expect(c.center == [2, 10, 4, 6])
+        let expectedScale: [Float] = [1.4826, 0.14826, 5.9304, 1.4826]
+        for (got, want) in zip(c.scale, expectedScale) { #expect(abs(got - want) < 1e-5) }
+        let s = try Self.scores([5, 10, 4, 6], side: 2, mapSide: 2, sigma: 0, rule: .positionCalibratedMaximum(c))
+        #expect(abs(s - 3 / 1.4826) < 1e-5)
+        #expect(try Self.scores([5, 10, 4, 6], side: 2, mapSide: 2, sigma: 0, rule: .maximum) == 10)
+        // A calibration of another grid is refused with a message naming both sizes.
+        let wrong = PositionCalibration(center: [0], scale: [1], logit: false)
+        do { _ = try Self.scores([5, 10, 4, 6], side: 2, mapSide: 2, sigma: 0, rule: .positionCalibratedMaximum(wrong)); Issue.record("expected an error") } catch {
+            #expect("\(error)" == "infer: the per-position calibration has 1 positions, the features 4 patches per image")
+        }
+    }
+
+    /// Local-Net's calibration values are its logits: σ(logit) is the score it returns
+    /// (the same pass), and the scores equal plain `scoreImages`. A scorer without logits
+    /// (the identity here) calibrates its scores themselves.
+    @Test func localNetCalibratesItsLogits() throws {
+        let shape = LocalNetShape(dimension: 6, hidden1: 10, hidden2: 5)
+        var rng = Xoshiro256StarStar(seed: 11)
+        let net = LocalNet(parameters: LocalNetParameters(pytorchDefault: shape, rng: &rng))
+        let images = 3, patches = 4, n = images * patches
+        var x = [Float](repeating: 0, count: n * shape.dimension)
+        rng.fillGaussian(&x, count: x.count, std: 2)
+        var scores = [Float](repeating: 0, count: n), plain = scores, values = scores
+        try net.scoreImages(x, images: images, patchesPerImage: patches, into: &scores, calibrationValues: &values)
+        try net.scoreImages(x, images: images, patchesPerImage: patches, into: &plain)
+        #expect(net.calibratesLogits && scores == plain)
+        for (s, z) in zip(scores, values) { #expect(abs(1 / (1 + exp(-Double(z))) - Double(s)) < 1e-6) }
+        #expect(values != scores)
+        var identityScores = [Float](repeating: 0, count: 2), identityValues = identityScores
+        try Identity().scoreImages([0.25, 3], images: 1, patchesPerImage: 2, into: &identityScores, calibrationValues: &identityValues)
+        #expect(!Identity().calibratesLogits && identityValues == [0.25, 3] && identityScores == [0.25, 3])
+    }
 }

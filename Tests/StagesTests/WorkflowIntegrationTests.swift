@@ -194,6 +194,36 @@ import Workflow
         #expect(scores.scores != plain.imageScores)
     }
 
+    /// `image_score: calibrated_max` through the stage: the record names the rule, the
+    /// statistics come from the training features (not the test set's), and the scores are
+    /// the library's (`PositionCalibration.fit` on train.features, then `Inference.run`) bit
+    /// for bit. The arithmetic itself is checked by hand in `ImageScoreRuleTests`.
+    @Test func calibratedMaximumImageScoreUsesTheTrainingFeatures() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try Self.workflow.replacingOccurrences(of: "with: {map_size: 64}", with: "with: {map_size: 64, image_score: calibrated_max}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (outcome, record) = try await run(dir, path)
+        try #require(outcome.status == .succeeded, "failures: \(outcome.failures.map(\.message))")
+        #expect(((stage(record, "scores")["summary"] as! [String: Any])["image_score"] as? String ?? "").hasPrefix("calibrated_max (max over patches of (the logit"))
+
+        let modelDir = URL(fileURLWithPath: stage(record, "model")["outputs"] as! String)
+        let featuresDir = URL(fileURLWithPath: stage(record, "features")["outputs"] as! String)
+        let net = try LocalNet(contentsOf: modelDir.appendingPathComponent(ModelManifest.weightsFile))
+        let train = try FeatureStoreReader(url: featuresDir.appendingPathComponent("train.features"))
+        let test = try FeatureStoreReader(url: featuresDir.appendingPathComponent("test.features"))
+        func scored(calibratedOn source: FeatureStoreReader) throws -> [Float] {
+            let c = try PositionCalibration.fit(scorer: net, features: source)
+            return try Inference.run(scorer: net, features: test, mapSide: 64, sigma: 4, writeMapsTo: nil,
+                                     imageScoreRule: .positionCalibratedMaximum(c)).imageScores
+        }
+        let scores = try JSONFiles.read(ScoresFile.self, from: URL(fileURLWithPath: stage(record, "scores")["outputs"] as! String).appendingPathComponent(ScoresFile.file))
+        #expect(scores.scores == (try scored(calibratedOn: train)))
+        #expect(scores.scores != (try scored(calibratedOn: test)))
+    }
+
     @Test func missingWeightsIsAClearStageError() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -11,11 +11,27 @@ public protocol PatchScorer: Sendable {
     /// once per image) overrides this; the default scores the patches one by one.
     func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
                      into scores: UnsafeMutablePointer<Float>) throws
+    /// True when `calibrationValues` are logits whose sigmoid is the score (Local-Net),
+    /// false when they are the scores themselves (PatchCore's distances).
+    var calibratesLogits: Bool { get }
+    /// Scores whole images as `scoreImages` does, and writes the values that per-position
+    /// calibration (`PositionCalibration`) compares into `values`: for a sigmoid scorer the
+    /// logits, since its scores crowd near 1 where float32 keeps only a few bits of 1 − s.
+    func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                     into scores: UnsafeMutablePointer<Float>, calibrationValues values: UnsafeMutablePointer<Float>) throws
 }
 
 extension PatchScorer {
     public func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
                             into scores: UnsafeMutablePointer<Float>) throws {
         try scorePatches(features, count: images * patchesPerImage, into: scores)
+    }
+
+    public var calibratesLogits: Bool { false }
+
+    public func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                            into scores: UnsafeMutablePointer<Float>, calibrationValues values: UnsafeMutablePointer<Float>) throws {
+        try scoreImages(features, images: images, patchesPerImage: patchesPerImage, into: scores)
+        values.update(from: scores, count: images * patchesPerImage)
     }
 }

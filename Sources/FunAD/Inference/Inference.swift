@@ -13,6 +13,9 @@ public enum ImageScoreRule: Sendable, Equatable, CustomStringConvertible {
     /// Maximum of the anomaly map (patch grid → bilinear to the map size → Gaussian σ),
     /// i.e. the maximum after the same smoothing the pixel scores get (PatchCore, anomalib).
     case smoothedMaximum
+    /// max_j of each patch's score calibrated by its position's training statistics,
+    /// (t(s_ij) − median_j) / scale_j (`PositionCalibration`).
+    case positionCalibratedMaximum(PositionCalibration)
 
     /// The default fraction of `topKMean`.
     public static let defaultTopKFraction = 0.01
@@ -27,6 +30,8 @@ public enum ImageScoreRule: Sendable, Equatable, CustomStringConvertible {
         case .maximum: return "max"
         case .topKMean(let f): return "topk_mean (top \(f) of the patch scores)"
         case .smoothedMaximum: return "smoothed_max (max of the smoothed anomaly map)"
+        case .positionCalibratedMaximum(let c):
+            return "calibrated_max (max over patches of (\(c.logit ? "the logit" : "the score") − its position's training median) / (1.4826 · MAD))"
         }
     }
 }
@@ -89,6 +94,9 @@ public enum Inference {
         if case .topKMean(let f) = imageScoreRule, !(f > 0 && f <= 1) {
             throw InferenceError("infer: the top-k fraction must be in (0, 1], got \(f)")
         }
+        if case .positionCalibratedMaximum(let c) = imageScoreRule, c.center.count != p || c.scale.count != p {
+            throw InferenceError("infer: the per-position calibration has \(c.center.count) positions, the features \(p) patches per image")
+        }
         // The smoothed maximum needs the map of every image, written or not.
         let needsMap = mapURL != nil || mapSink != nil || (imageScore == nil && imageScoreRule == .smoothedMaximum)
         var sorted = [Float](repeating: 0, count: p)
@@ -100,6 +108,9 @@ public enum Inference {
         let imagesPerCall = max(1, min(patchesPerCall / p, n))
         var feats = [Float](repeating: 0, count: imagesPerCall * p * d)
         var scores = [Float](repeating: 0, count: imagesPerCall * p)
+        // calibrated_max compares the scorer's calibration values (Local-Net: logits).
+        let calibration: PositionCalibration? = if case .positionCalibratedMaximum(let c) = imageScoreRule, imageScore == nil { c } else { nil }
+        var calibrationValues = [Float](repeating: 0, count: calibration == nil ? 0 : imagesPerCall * p)
         var map = [Float](repeating: 0, count: mapSide * mapSide)
         var imageScores = [Float](); imageScores.reserveCapacity(n)
         var scorerSeconds = 0.0
@@ -112,7 +123,13 @@ public enum Inference {
             let scoringStarted = DispatchTime.now().uptimeNanoseconds
             try feats.withUnsafeBufferPointer { f in
                 try scores.withUnsafeMutableBufferPointer { s in
-                    try scorer.scoreImages(f.baseAddress!, images: batch, patchesPerImage: p, into: s.baseAddress!)
+                    if calibration != nil {
+                        try calibrationValues.withUnsafeMutableBufferPointer { v in
+                            try scorer.scoreImages(f.baseAddress!, images: batch, patchesPerImage: p, into: s.baseAddress!, calibrationValues: v.baseAddress!)
+                        }
+                    } else {
+                        try scorer.scoreImages(f.baseAddress!, images: batch, patchesPerImage: p, into: s.baseAddress!)
+                    }
                 }
             }
             scorerSeconds += Double(DispatchTime.now().uptimeNanoseconds - scoringStarted) / 1e9
@@ -148,6 +165,9 @@ public enum Inference {
                         best = Float(sum / Double(k))
                     case .smoothedMaximum:
                         best = map.max()!
+                    case .positionCalibratedMaximum(let c):
+                        best = -Float.infinity
+                        for j in 0..<p { best = max(best, c.calibrated(calibrationValues[i * p + j], position: j)) }
                     }
                 }
                 imageScores.append(best)

@@ -53,6 +53,22 @@ public struct LocalNet: PatchScorer {
         try scoreImages(features, images: images, patchesPerImage: patchesPerImage, scores: scores, adapted: nil)
     }
 
+    /// Local-Net's score is σ(logit): per-position calibration compares the logits.
+    public var calibratesLogits: Bool { true }
+
+    /// Scores and logits in one pass (`PatchScorer`): the scores are the same values as
+    /// `scoreImages(_:images:patchesPerImage:into:)` writes.
+    public func scoreImages(_ features: UnsafePointer<Float>, images: Int, patchesPerImage: Int,
+                            into scores: UnsafeMutablePointer<Float>, calibrationValues logits: UnsafeMutablePointer<Float>) throws {
+        guard images >= 0, patchesPerImage >= 1 else {
+            throw LocalNetError("LocalNet.scoreImages: \(images) images of \(patchesPerImage) patches; expected ≥ 0 images of ≥ 1 patches")
+        }
+        try forEachChunk(features, count: images * patchesPerImage, imageRows: patchesPerImage) { ws, start, n in
+            (scores + start).update(from: ws.scores, count: n)
+            (logits + start).update(from: ws.logits, count: n)
+        }
+    }
+
     private func forEachChunk(_ features: UnsafePointer<Float>, count: Int, imageRows: Int = 0,
                               _ body: (LocalNetWorkspace, Int, Int) -> Void) throws {
         guard count >= 0 else { throw LocalNetError("LocalNet.scorePatches: negative patch count \(count)") }

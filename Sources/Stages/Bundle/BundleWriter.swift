@@ -37,6 +37,8 @@ enum BundleWriter {
         let inferParameters = sources.infer?.parameters ?? InferStage.defaultParameters
         let scoring = BundleManifest.Scoring(imageScore: inferParameters.string("image_score"), topK: inferParameters.double("top_k"),
                                              sigma: inferParameters.double("sigma"), mapSize: inferParameters.int("map_size"))
+        // A rule a bundle cannot apply (calibrated_max) is refused here, not at predict time.
+        _ = try InferStage.imageScoreRule(scoring.ruleParameters)
         let scorer = try InferStage.loadScorer(modelManifest, weights: sources.model.directory.appendingPathComponent(ModelManifest.weightsFile))
 
         // The training images' scores: infer's, else scored here by the same rule.
@@ -49,7 +51,7 @@ enum BundleWriter {
             note("scoring the \(FeaturesManifest.trainFile) of stage \(sources.features.name) for the training-score distribution (infer did not score the training images)")
             let source = try InferStage.scoringSource(sources.features.directory.appendingPathComponent(FeaturesManifest.trainFile), manifest: modelManifest)
             trainingScores = try Inference.run(scorer: scorer, features: source, mapSide: scoring.mapSize, sigma: scoring.sigma,
-                                               writeMapsTo: nil, imageScoreRule: InferStage.imageScoreRule(scoring.ruleParameters)).imageScores
+                                               writeMapsTo: nil, imageScoreRule: try InferStage.imageScoreRule(scoring.ruleParameters)).imageScores
             trainingSource = "the training features of stage \(sources.features.name), scored at export"
         }
 

@@ -164,7 +164,7 @@ struct Predictor {
         let recipe = m.features
         let side = recipe.inputSize
         let normalization = try Normalization(mean: backbone.mean, std: backbone.std)
-        let rule = InferStage.imageScoreRule(m.scoring.ruleParameters)
+        let rule = try InferStage.imageScoreRule(m.scoring.ruleParameters)
         // Colours compare across images: Local-Net's scores are probabilities (0…1); a
         // distance is coloured from 0 to twice the threshold.
         let colourRange: ClosedRange<Float> = bundle.modelManifest.kind == .localNet ? 0...1 : 0...Float(max(2 * threshold.value, 1e-6))
