@@ -37,7 +37,7 @@ import Testing
         #expect(gc.stdout == """
             removed 0 entries (0 B); kept 3: those named by the latest run record of each workflow (0 records) \
             and by the latest run-stage job of each stage (3 job records)
-            image-features: removed 0 of 1 folders (0 B), kept 1 used by kept entries or running jobs
+            image-features: removed 0 of 1 folder (0 B), kept 1 used by kept entries or running jobs
 
             """)
         #expect(Set(contents(cache.appendingPathComponent("entries"))) == Set(keys.values))
@@ -52,7 +52,7 @@ import Testing
         let clean = try await snake.funad(["cache", "clean"], in: dir)
         #expect(clean.status == 0, "\(clean.stderr)")
         #expect(clean.stdout.hasPrefix("removed 3 entries ("))
-        #expect(clean.stdout.contains("\nimage-features: removed 1 of 1 folders ("))
+        #expect(clean.stdout.contains("\nimage-features: removed 1 of 1 folder ("))
         #expect(contents(cache.appendingPathComponent("entries")).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: cache.appendingPathComponent("image-features").path))
     }

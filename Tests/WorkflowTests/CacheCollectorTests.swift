@@ -150,6 +150,30 @@ struct MemoStage: StageType {
         withExtendedLifetime(held) {}
     }
 
+    /// An entry stored before side-store uses were recorded keeps every item; re-running its
+    /// stage (same key, so the stored entry stays) writes the record into its manifest.
+    @Test func aForcedRerunRecordsTheSideStoreUseOfAnOlderEntry() async throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", """
+        name: memo
+        stages:
+          one: {type: memo, with: {value: 1, item: first}}
+        """)
+        #expect(try await s.runWith(session(s), path).status == .succeeded)
+        let key = try #require(entries(s).first)
+        let manifest = s.cache.appendingPathComponent("entries/\(key)/manifest.json")
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: manifest)) as! [String: Any]
+        #expect(object.removeValue(forKey: "sideStores") as? [String] == ["memo/first"])
+        try JSONSerialization.data(withJSONObject: object).write(to: manifest)
+        try FileManager.default.createDirectory(at: s.cache.appendingPathComponent("memo/other"), withIntermediateDirectories: true)
+        #expect(try gc(s).sideStores.first?.keptItems == ["first", "other"])
+
+        #expect(try await s.runWith(session(s), path, force: ["one"]).status == .succeeded)
+        #expect(try CacheStore(root: s.cache).readManifest(key).sideStores == ["memo/first"])
+        let report = try gc(s)
+        #expect(report.sideStores.first?.keptItems == ["first"] && report.sideStores.first?.removedItems == ["other"])
+    }
+
     @Test func aStageCanOpenOnlyTheSideStoresItsTypeDeclares() async throws {
         let s = Scratch()
         let path = s.write("w.yaml", """
@@ -170,9 +194,9 @@ struct MemoStage: StageType {
 
 extension Scratch {
     /// Runs a workflow file with `session` (a registry of the test's own).
-    func runWith(_ session: WorkflowSession, _ path: String, jobs: Int = 1) async throws -> RunOutcome {
+    func runWith(_ session: WorkflowSession, _ path: String, jobs: Int = 1, force: Set<String> = []) async throws -> RunOutcome {
         let wf = try session.load(path)
         let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
-        return try await session.run(wf, options: RunOptions(jobs: jobs, runsDirectory: runs), board: board)
+        return try await session.run(wf, options: RunOptions(jobs: jobs, force: force, runsDirectory: runs), board: board)
     }
 }

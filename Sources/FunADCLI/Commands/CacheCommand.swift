@@ -52,8 +52,8 @@ struct CacheCommand: ParsableCommand {
             let report = CacheCollector(store: store, registry: CommandRegistry.load()).collect(keeping: inUse.keys.union(jobs.keys))
             withExtendedLifetime(lock) {}
             print("removed \(report.removedEntries.count) entries (\(byteString(report.removedEntries.reduce(0) { $0 + $1.totalBytes }))); "
-                  + "kept \(report.keptEntries): those named by the latest run record of each workflow (\(inUse.records.count) records) "
-                  + "and by the latest run-stage job of each stage (\(jobs.records.count) job records)")
+                  + "kept \(report.keptEntries): those named by the latest run record of each workflow (\(count(inUse.records.count, "record"))) "
+                  + "and by the latest run-stage job of each stage (\(count(jobs.records.count, "job record")))")
             printSideStores(report)
         }
     }
@@ -81,17 +81,20 @@ struct CacheCommand: ParsableCommand {
 private func printSideStores(_ report: CacheCollector.Report) {
     for side in report.sideStores {
         let total = side.keptItems.count + side.removedItems.count
-        var line = "\(side.name): removed \(side.removedItems.count) of \(total) folders (\(byteString(side.removedBytes)))"
+        var line = "\(side.name): removed \(side.removedItems.count) of \(count(total, "folder")) (\(byteString(side.removedBytes)))"
         if let entry = side.keptAllFor {
             line += "; kept all: entry \(entry) was stored before funad recorded which folder it used"
         } else {
             line += ", kept \(side.keptItems.count) used by kept entries or running jobs"
         }
-        if side.removedPartials > 0 { line += "; removed \(side.removedPartials) unfinished files" }
+        if side.removedPartials > 0 { line += "; removed \(count(side.removedPartials, "unfinished file"))" }
         print(line)
     }
-    if report.staleTemporaries > 0 { print("removed \(report.staleTemporaries) unfinished stage folders of processes that died") }
+    if report.staleTemporaries > 0 { print("removed \(count(report.staleTemporaries, "unfinished stage folder")) of processes that died") }
 }
+
+/// "1 record", "2 records".
+private func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
 func byteString(_ n: Int64) -> String {
     let units = ["B", "KB", "MB", "GB", "TB"]

@@ -211,7 +211,14 @@ public final class CacheStore: @unchecked Sendable {
             _ = moveToQuarantine(dest, as: key)
         }
         if fm.fileExists(atPath: dest.path) {
-            // Another run stored the same key meanwhile: same inputs, same result; keep theirs.
+            // Another run stored the same key meanwhile (or a forced re-run): same inputs,
+            // same result; keep theirs. A manifest written before side-store uses were
+            // recorded learns them from this run, so gc can stop keeping every item for it.
+            if let theirs = try? readManifest(key), theirs.sideStores == nil {
+                var updated = theirs
+                updated.sideStores = info.sideStores
+                try? Self.encoder.encode(updated).write(to: dest.appendingPathComponent("manifest.json"), options: .atomic)
+            }
             try? fm.removeItem(at: tmp)
         } else {
             do { try fm.moveItem(at: tmp, to: dest) } catch {
