@@ -13,24 +13,28 @@ import Workflow
 /// exact, so an extraction assembled from entries is bit for bit a fresh extraction.
 /// The batch size is not part of the key: the backbone's output for an image does not
 /// depend on its batch mates (`ExtractReuseTests` checks this bit for bit).
+///
+/// The folder is a side store of the engine (`StageContext.sideStore`): each extract
+/// result records the recipe folder it used, so `funad cache gc` keeps the recipes of the
+/// results it keeps and removes the others, and the feature store writer's temporary
+/// names (`.<file>.partial-…`) are the ones gc treats as leftovers of interrupted writes.
 struct ImageFeatureCache {
     /// `<cache>/image-features/<recipe digest>`.
     let directory: URL
     let recipeDigest: String
 
-    /// Folder name under the cache root.
+    /// The side store's name: its folder under the cache root (`ExtractStage` declares it,
+    /// so `funad cache gc` keeps the recipe folders of the extract results it keeps).
     static let folder = "image-features"
 
-    /// The cache root from the stage's final output folder (`<root>/entries/<key>/out`),
-    /// or nil when the stage runs outside a workflow cache (then nothing is reused).
-    static func cacheRoot(of context: StageContext) -> URL? {
-        let out = context.finalOutputDirectory.standardizedFileURL
-        let entries = out.deletingLastPathComponent().deletingLastPathComponent()
-        guard out.lastPathComponent == "out", entries.lastPathComponent == "entries" else { return nil }
-        return entries.deletingLastPathComponent()
+    /// Opens the recipe's folder through `context`, which records the use with the result.
+    init(context: StageContext, recipe: FeatureRecipe, weights: URL?, stageVersion: Int) throws {
+        recipeDigest = try Self.recipeDigest(recipe, weights: weights, stageVersion: stageVersion)
+        directory = try context.sideStore(Self.folder, item: recipeDigest)
     }
 
-    init(root: URL, recipe: FeatureRecipe, weights: URL?, stageVersion: Int) throws {
+    /// SHA-256 of everything that decides an image's features, as text.
+    static func recipeDigest(_ recipe: FeatureRecipe, weights: URL?, stageVersion: Int) throws -> String {
         var material: [String] = ["extract v\(stageVersion)", "backbone \(recipe.backbone)", "prefix \(recipe.weightsPrefix)",
                                   "resize \(recipe.resize)", "input \(recipe.inputSize)",
                                   "local \(recipe.localStages.map(String.init).joined(separator: ","))",
@@ -41,8 +45,7 @@ struct ImageFeatureCache {
                 throw StageError("cannot read the weights file \(weights.path): \(error.localizedDescription)")
             }
         }
-        recipeDigest = SHA256.hex(material.joined(separator: "\n"))
-        directory = root.appendingPathComponent(Self.folder).appendingPathComponent(recipeDigest)
+        return SHA256.hex(material.joined(separator: "\n"))
     }
 
     func url(forImage digest: String) -> URL {
@@ -88,7 +91,7 @@ struct ReusingExtraction {
     let backbone: any Backbone
     let normalization: Normalization
     let preprocessor: Preprocessor
-    let cache: ImageFeatureCache?
+    let cache: ImageFeatureCache
 
     func run(ids: [String], urls: [URL], to file: URL, context: StageContext,
              progress: (Int) -> Void) throws -> ExtractionCount {
@@ -96,21 +99,6 @@ struct ReusingExtraction {
         let grid = backbone.gridSize(forInput: side)
         let writer = try recipe.writer(at: file, backbone: backbone)
         var count = ExtractionCount()
-        guard let cache else {
-            // No cache folder: stream straight into the feature file, as before.
-            var batches = try PreprocessedBatches(urls: urls, batchSize: recipe.batchSize, preprocessor: preprocessor, threads: 2)
-            var start = 0
-            while let batch = try batches.next() {
-                try context.checkCancellation()
-                let features = try FeatureExtraction.forward(batch, backbone: backbone, normalization: normalization, side: side)
-                try writer.append(features, ids: Array(ids[start..<start + batch.count]))
-                start += batch.count
-                count.computed += batch.count
-                progress(batch.count)
-            }
-            try writer.finish()
-            return count
-        }
         let digests: [String] = try urls.map { url in
             do { return try SHA256.hex(fileAt: url) } catch {
                 throw StageError("cannot read image \(url.path): \(error.localizedDescription)")

@@ -20,9 +20,7 @@ extension ExtractStage: ShardableStage {
         let recipe = FeatureRecipe(p)
         let weights = p.optionalString("weights").map { URL(fileURLWithPath: $0) }
         let backbone = try recipe.makeBackbone(weights: weights)
-        let cache = try ImageFeatureCache.cacheRoot(of: context).map {
-            try ImageFeatureCache(root: $0, recipe: recipe, weights: weights, stageVersion: declaration.version)
-        }
+        let cache = try ImageFeatureCache(context: context, recipe: recipe, weights: weights, stageVersion: declaration.version)
         let extraction = ReusingExtraction(recipe: recipe, backbone: backbone,
                                            normalization: try Normalization(mean: backbone.mean, std: backbone.std),
                                            preprocessor: try recipe.preprocessor(), cache: cache)
@@ -46,7 +44,7 @@ extension ExtractStage: ShardableStage {
             counts.reused += c.reused
         }
         context.record("shard", shard.description)
-        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": cache != nil])
+        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": true])
     }
 
     func mergeShards(_ shards: [URL], context: StageContext) async throws {

@@ -27,7 +27,9 @@ struct ExtractStage: StageType {
             // No declared default, so that extract stages that do not set it keep their cache keys.
             .init("images", .choice(["all", "synthetic"]),
                   help: "all (unset): every training and test image; synthetic: only the synthetic anomalies of an upstream synthesize stage, no test images (FUN-AD*: train needs [features, these])"),
-        ])
+        ],
+        // Per-image features kept across results (ExtractReuse.swift); not part of the key.
+        sideStores: [ImageFeatureCache.folder])
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
@@ -42,9 +44,7 @@ struct ExtractStage: StageType {
         let dtype = recipe.storageType
         let total = train.count + test.count
         context.announce("\(name): \(total) images at \(side)×\(side) → global \(backbone.globalDim)-d + \(grid.height)×\(grid.width) local \(backbone.localDim)-d (\(dtype.rawValue))")
-        let cache = try ImageFeatureCache.cacheRoot(of: context).map {
-            try ImageFeatureCache(root: $0, recipe: recipe, weights: weights, stageVersion: declaration.version)
-        }
+        let cache = try ImageFeatureCache(context: context, recipe: recipe, weights: weights, stageVersion: declaration.version)
         let extraction = ReusingExtraction(recipe: recipe, backbone: backbone,
                                            normalization: try Normalization(mean: backbone.mean, std: backbone.std),
                                            preprocessor: try recipe.preprocessor(), cache: cache)
@@ -59,8 +59,8 @@ struct ExtractStage: StageType {
             counts.computed += c.computed
             counts.reused += c.reused
         }
-        if cache != nil { context.announce("backbone ran on \(counts.computed) images; \(counts.reused) came from the per-image feature cache") }
-        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": cache != nil])
+        context.announce("backbone ran on \(counts.computed) images; \(counts.reused) came from the per-image feature cache")
+        context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": true])
         let manifest = FeaturesManifest(backbone: name, inputSize: side, globalDim: backbone.globalDim, localDim: backbone.localDim,
                                         gridHeight: grid.height, gridWidth: grid.width, dtype: dtype.rawValue,
                                         trainCount: train.count, testCount: test.count)

@@ -14,7 +14,9 @@ struct RunStageCommand: AsyncParsableCommand {
         one). A stored result is reused: the job then only rewrites the marker. Jobs on \
         different stages run at once on one cache; two jobs on the same stage compute it \
         once. The marker (default .funad/markers/<stage>.<key>.done) is written only on \
-        success. Exit codes: 0 ok, 1 the stage failed, 2 invalid input or unmet precondition, 130 interrupted.
+        success, as is the stage's job record (<runs>/<workflow>/jobs/<stage>.json: its latest \
+        key and stored entries), which funad cache gc reads to keep what jobs stored. Exit \
+        codes: 0 ok, 1 the stage failed, 2 invalid input or unmet precondition, 130 interrupted.
         """)
 
     @OptionGroup var workflow: WorkflowOptions

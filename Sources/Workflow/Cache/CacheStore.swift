@@ -10,6 +10,9 @@ public struct CacheEntryInfo: Sendable, Codable {
     public var created: Date
     public var files: [StoredFile]
     public var material: CacheKeyMaterial
+    /// The side-store items (`<name>/<item>`) the stage used while computing this result
+    /// (see `SideStores.swift`); nil in a manifest written before funad recorded them.
+    public var sideStores: [String]?
 
     public struct StoredFile: Sendable, Codable, Equatable {
         public var path: String
@@ -50,6 +53,8 @@ public struct CacheIntegrityError: Error, CustomStringConvertible, Sendable {
 /// - `index/<workflow>/<stage>.json` the key material of the last result, so `plan` can
 ///   say *what* changed.
 /// - `quarantine/` damaged entries moved aside (never silently deleted).
+/// - `<name>/<item>/` side stores: data a stage type keeps across its results (see
+///   `SideStores.swift`); each entry's manifest names the items it used.
 /// - `lock` held by the one `funad run` that uses the cache (single-stage jobs, `funad
 ///   run-stage`, do not take it; they rely on the key locks and on atomic publication).
 public final class CacheStore: @unchecked Sendable {
@@ -194,7 +199,8 @@ public final class CacheStore: @unchecked Sendable {
         }
         files.sort { $0.path < $1.path }
         let info = CacheEntryInfo(key: key, stageType: material.stageType, version: material.version, workflow: workflow,
-                                  stage: stage, created: Date(), files: files, material: material)
+                                  stage: stage, created: Date(), files: files, material: material,
+                                  sideStores: Self.sideStoreUses(inProgress: tmp) ?? [])
         let manifest = tmp.appendingPathComponent("manifest.json")
         try Self.encoder.encode(info).write(to: manifest)
         Self.fsync(manifest.path)
@@ -205,7 +211,14 @@ public final class CacheStore: @unchecked Sendable {
             _ = moveToQuarantine(dest, as: key)
         }
         if fm.fileExists(atPath: dest.path) {
-            // Another run stored the same key meanwhile: same inputs, same result; keep theirs.
+            // Another run stored the same key meanwhile (or a forced re-run): same inputs,
+            // same result; keep theirs. A manifest written before side-store uses were
+            // recorded learns them from this run, so gc can stop keeping every item for it.
+            if let theirs = try? readManifest(key), theirs.sideStores == nil {
+                var updated = theirs
+                updated.sideStores = info.sideStores
+                try? Self.encoder.encode(updated).write(to: dest.appendingPathComponent("manifest.json"), options: .atomic)
+            }
             try? fm.removeItem(at: tmp)
         } else {
             do { try fm.moveItem(at: tmp, to: dest) } catch {
@@ -247,16 +260,16 @@ public final class CacheStore: @unchecked Sendable {
         return keys.compactMap { try? readManifest($0) }.sorted { $0.created < $1.created }
     }
 
-    /// Removes entries whose keys are not in `keep`; returns what was removed.
+    /// Removes entries whose keys are not in `keep`, and the quarantine; returns the
+    /// entries removed. In-progress folders are not touched (`removeStaleTemporaries`
+    /// removes those of dead processes; a live job's must stay).
     public func removeEntries(except keep: Set<String>) -> [CacheEntryInfo] {
         var removed: [CacheEntryInfo] = []
         for e in listEntries() where !keep.contains(e.key) {
             if (try? fm.removeItem(at: entryURL(e.key))) != nil { removed.append(e) }
         }
-        for sub in ["quarantine", "tmp"] {
-            let dir = root.appendingPathComponent(sub)
-            for item in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] { try? fm.removeItem(at: dir.appendingPathComponent(item)) }
-        }
+        let quarantine = root.appendingPathComponent("quarantine")
+        for item in (try? fm.contentsOfDirectory(atPath: quarantine.path)) ?? [] { try? fm.removeItem(at: quarantine.appendingPathComponent(item)) }
         return removed
     }
 

@@ -45,9 +45,12 @@ public final class StageContext: @unchecked Sendable {
     private let cancelled: @Sendable () -> Bool
     private let lock = NSLock()
     private var summaryFields: [String: Any] = [:]
+    private let store: CacheStore
+    private let declaredSideStores: [String]
 
     init(stageName: String, parameters: Parameters, outputDirectory: URL, finalOutputDirectory: URL, resumeDirectory: URL, inputs: [StageInput],
-         workflowDirectory: URL, cacheKey: String, board: ProgressBoard, logFile: URL?, cancelled: @escaping @Sendable () -> Bool) {
+         workflowDirectory: URL, cacheKey: String, store: CacheStore, sideStores: [String],
+         board: ProgressBoard, logFile: URL?, cancelled: @escaping @Sendable () -> Bool) {
         self.stageName = stageName
         self.parameters = parameters
         self.outputDirectory = outputDirectory
@@ -56,6 +59,8 @@ public final class StageContext: @unchecked Sendable {
         self.inputs = inputs
         self.workflowDirectory = workflowDirectory
         self.cacheKey = cacheKey
+        self.store = store
+        self.declaredSideStores = sideStores
         self.board = board
         self.cancelled = cancelled
         if let logFile {
@@ -105,6 +110,36 @@ public final class StageContext: @unchecked Sendable {
     public func record(_ key: String, _ value: Any) {
         lock.lock(); defer { lock.unlock() }
         summaryFields[key] = value
+    }
+
+    /// The folder of one item of a side store the stage type declares
+    /// (`<cache>/<name>/<item>`, created if missing), data kept across results, e.g. one
+    /// feature recipe's per-image features. The use is recorded with the result, so that
+    /// `funad cache gc` keeps the item as long as it keeps a result that used it (see
+    /// `SideStores.swift`). Inside, write each file under a name starting with `.` and
+    /// rename it into place: gc removes such names left by interrupted writes.
+    public func sideStore(_ name: String, item: String) throws -> URL {
+        guard declaredSideStores.contains(name) else {
+            throw StageFailure("side store '\(name)' is not declared by this stage type (declared: \(declaredSideStores.isEmpty ? "none" : declaredSideStores.joined(separator: ", ")))")
+        }
+        guard CacheStore.isSideStoreComponent(item) else {
+            throw StageFailure("side store '\(name)': item '\(item)' is not a plain name (letters, digits, '-', '_', '.'; not starting with '.')")
+        }
+        let url = store.sideStoreURL(name, item: item)
+        do {
+            try recordSideStoreUse(name, item: item)
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw StageFailure("cannot open side store folder \(url.path): \(error.localizedDescription)")
+        }
+        return url
+    }
+
+    /// Records a side-store use in the stage's in-progress folder (also how a merge
+    /// carries over its shards' uses).
+    func recordSideStoreUse(_ name: String, item: String) throws {
+        lock.lock(); defer { lock.unlock() }
+        try store.recordSideStoreUse(name, item: item, inProgress: outputDirectory.deletingLastPathComponent())
     }
 
     var summary: [String: Any] {

@@ -81,6 +81,7 @@ struct StageExecutor {
                                    outputDirectory: tmp.appendingPathComponent("out"), finalOutputDirectory: store.outputURL(key),
                                    resumeDirectory: resume,
                                    inputs: inputs, workflowDirectory: workflow.spec.baseDirectory, cacheKey: key,
+                                   store: store, sideStores: step.stage.declaration.sideStores,
                                    board: board, logFile: log, cancelled: { [cancellation] in cancellation.isCancelled })
         board.line("[\(label)] running: \(reasons.joined(separator: "; "))\(resuming ? " (resuming from checkpoint)" : "")")
         context.log("stage \(name) (\(step.stage.declaration.type) v\(step.stage.declaration.version)) key \(step.key)"
@@ -140,7 +141,12 @@ struct StageExecutor {
                 guard store.contains(key) else {
                     throw StageFailure("shard \(index + 1)/\(count) of stage '\(step.stage.name)' is not in the cache; run it first (run-stage --shard \(index + 1)/\(count))")
                 }
-                _ = try store.verify(key)
+                let shardInfo = try store.verify(key)
+                // The merged result stands for its shards: it uses what they used.
+                for use in shardInfo.sideStores ?? [] {
+                    let parts = use.split(separator: "/", maxSplits: 1).map(String.init)
+                    if parts.count == 2 { try context.recordSideStoreUse(parts[0], item: parts[1]) }
+                }
                 folders.append(store.outputURL(key))
             }
             try await shardable.mergeShards(folders, context: context)

@@ -40,7 +40,9 @@ public struct StageJob: Sendable {
     }
 
     /// Plans, checks the preconditions (throwing a `Diagnostic` for each unmet one) and
-    /// runs. Logs go to `<logs>/<stage>-<key12>[.shard-I-of-N|.merge-N].log`.
+    /// runs. Logs go to `<logs>/<stage>-<key12>[.shard-I-of-N|.merge-N].log`; a job that
+    /// ends with the result stored updates the stage's job record in the same folder
+    /// (`JobRecords`: `funad run-stage` passes `<runs>/<workflow>/jobs/`).
     public func run(store: CacheStore, digests: FileDigests, logsDirectory: URL, board: ProgressBoard,
                     cancellation: CancellationFlag = CancellationFlag()) async throws -> StageJobOutcome {
         let names = workflow.stages.map(\.name)
@@ -81,19 +83,26 @@ public struct StageJob: Sendable {
                             output: status == .ran || status == .cached ? store.outputURL(entryKey) : nil,
                             message: message, log: log, seconds: seconds)
         }
+        let result: StageJobOutcome
         // A shard of a stage whose whole result is stored already has nothing to add.
         if case .shard = work, !force, store.contains(step.key), (try? store.verify(step.key)) != nil {
             board.line("[\(stage)] cached (\(step.key.prefix(12))): the whole stage is stored, shard \(work) not needed")
-            return StageJobOutcome(status: .cached, stage: stage, key: step.key, entryKey: step.key, work: work,
-                                   output: store.outputURL(step.key), message: nil, log: log, seconds: 0)
+            result = StageJobOutcome(status: .cached, stage: stage, key: step.key, entryKey: step.key, work: work,
+                                     output: store.outputURL(step.key), message: nil, log: log, seconds: 0)
+        } else {
+            let executor = StageExecutor(store: store, board: board, cancellation: cancellation)
+            switch await executor.execute(step, work: work, inputs: plan.inputs(of: step, store: store), workflow: workflow, log: log) {
+            case .cached(_, let seconds): result = outcome(.cached, seconds: seconds)
+            case .ran(_, let seconds, _, _): result = outcome(.ran, seconds: seconds)
+            case .failed(let message, let seconds, _): result = outcome(.failed, message: message, seconds: seconds)
+            case .cancelled(let seconds): result = outcome(.cancelled, seconds: seconds)
+            }
         }
-        let executor = StageExecutor(store: store, board: board, cancellation: cancellation)
-        switch await executor.execute(step, work: work, inputs: plan.inputs(of: step, store: store), workflow: workflow, log: log) {
-        case .cached(_, let seconds): return outcome(.cached, seconds: seconds)
-        case .ran(_, let seconds, _, _): return outcome(.ran, seconds: seconds)
-        case .failed(let message, let seconds, _): return outcome(.failed, message: message, seconds: seconds)
-        case .cancelled(let seconds): return outcome(.cancelled, seconds: seconds)
+        // What `funad cache gc` keeps of single-stage jobs (they write no run record).
+        if result.status == .ran || result.status == .cached {
+            try JobRecords.record(result, workflow: workflow.spec.name, in: logsDirectory)
         }
+        return result
     }
 }
 

@@ -71,10 +71,14 @@ public struct StageDeclaration: Sendable {
     public var implementationDigest: String?
     /// The file that defines the type (as shown to users), nil for compiled-in types.
     public var definitionFile: String?
+    /// Side stores the stage keeps across its results, by name (`<cache>/<name>/`, see
+    /// `SideStores.swift`): declared so that `funad cache gc` knows the folder is the
+    /// cache's and prunes its items by what the kept results used. Not part of any key.
+    public var sideStores: [String]
 
     public init(type: String, version: Int, summary: String, consumes: [String] = [],
                 optionallyConsumes: [String] = [], produces: [String], parameters: [ParameterDeclaration],
-                implementationDigest: String? = nil, definitionFile: String? = nil) {
+                implementationDigest: String? = nil, definitionFile: String? = nil, sideStores: [String] = []) {
         self.type = type
         self.version = version
         self.summary = summary
@@ -84,6 +88,7 @@ public struct StageDeclaration: Sendable {
         self.parameters = parameters
         self.implementationDigest = implementationDigest
         self.definitionFile = definitionFile
+        self.sideStores = sideStores
     }
 }
 
