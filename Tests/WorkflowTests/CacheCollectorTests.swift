@@ -24,13 +24,8 @@ struct MemoStage: StageType {
 /// exported Snakefile runs) through their job records, and side-store items through the
 /// entries and running jobs that use them.
 @Suite(.serialized) struct CacheCollectorTests {
-    let chain = """
-    name: chain
-    stages:
-      root: {type: blob, with: {bytes: 0, add: 3}}
-      plus: {type: blob, needs: [root], with: {bytes: 0, add: 4}}
-      squares: {type: series, needs: [plus], with: {count: 10}}
-    """
+    /// StageJobTests' three-stage chain (blob → blob → series).
+    var chain: String { StageJobTests().chain }
 
     var registry: StageRegistry {
         var r = TestStages.registry

@@ -87,7 +87,7 @@ public final class CacheStore: @unchecked Sendable {
         var removed = 0
         for item in (try? fm.contentsOfDirectory(atPath: tmp.path)) ?? [] {
             let key = String(item.prefix(64))
-            if key.count == 64, key.allSatisfy(\.isHexDigit) {
+            if Self.isKey(key) {
                 guard let held = FileLock.attempt(path: keyLockPath(key)) else { continue }  // a live job
                 try? fm.removeItem(at: tmp.appendingPathComponent(item))
                 withExtendedLifetime(held) {}
@@ -276,6 +276,9 @@ public final class CacheStore: @unchecked Sendable {
     static func safeName(_ s: String) -> String {
         String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
     }
+
+    /// A cache key as entries, run records and job records name it: 64 hex digits (SHA-256).
+    static func isKey(_ s: String) -> Bool { s.count == 64 && s.allSatisfy(\.isHexDigit) }
 
     static func fsync(_ path: String) {
         let fd = open(path, O_RDONLY)

@@ -42,13 +42,13 @@ public enum JobRecords {
             defer { withExtendedLifetime(lock) {} }
             var entries: Set<String> = [outcome.entryKey]
             // A record that cannot be read is replaced: this job knows what it stored.
-            if let data = try? Data(contentsOf: url), let old = try? decoder.decode(Record.self, from: data),
+            if let data = try? Data(contentsOf: url), let old = try? CacheStore.decoder.decode(Record.self, from: data),
                old.format == format, old.key == outcome.key {
                 entries.formUnion(old.entries)
             }
             let record = Record(format: format, workflow: workflow, stage: outcome.stage, key: outcome.key,
                                 entries: entries.sorted(), updated: Date())
-            try encoder.encode(record).write(to: url, options: .atomic)
+            try CacheStore.encoder.encode(record).write(to: url, options: .atomic)
         } catch let d as Diagnostic {
             throw d
         } catch {
@@ -70,8 +70,8 @@ public enum JobRecords {
                 do { data = try Data(contentsOf: url) } catch {
                     throw Diagnostic("cannot read the job record '\(url.path)': \(error.localizedDescription); gc removed nothing")
                 }
-                guard let record = try? decoder.decode(Record.self, from: data), record.format == format,
-                      ([record.key] + record.entries).allSatisfy(isKey) else {
+                guard let record = try? CacheStore.decoder.decode(Record.self, from: data), record.format == format,
+                      ([record.key] + record.entries).allSatisfy(CacheStore.isKey) else {
                     throw Diagnostic("job record '\(url.path)' is damaged (expected a funad job record with 64-hex-digit keys); "
                                      + "gc removed nothing: re-run that stage's job (funad run-stage) to rewrite it, or delete the file to let gc drop its results")
                 }
@@ -81,18 +81,4 @@ public enum JobRecords {
         }
         return (keys, records)
     }
-
-    static func isKey(_ s: String) -> Bool { s.count == 64 && s.allSatisfy(\.isHexDigit) }
-
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.dateEncodingStrategy = .iso8601
-        return e
-    }()
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
 }

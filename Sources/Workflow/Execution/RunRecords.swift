@@ -55,7 +55,7 @@ public enum RunRecords {
         guard let stages = record["stages"] as? [[String: Any]] else { return .failure(Damage(reason: "no list of stages")) }
         var keys: Set<String> = []
         for (i, stage) in stages.enumerated() {
-            guard let key = stage["key"] as? String, key.count == 64, key.allSatisfy(\.isHexDigit) else {
+            guard let key = stage["key"] as? String, CacheStore.isKey(key) else {
                 return .failure(Damage(reason: "stage \(i + 1) has no valid cache key"))
             }
             keys.insert(key)
