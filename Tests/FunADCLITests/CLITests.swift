@@ -66,6 +66,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".funad").path))
     }
 
+    @Test func targetsAfterTheWorkflowSelectAStageAndItsUpstream() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+        stages:
+          wood: {type: demo-data, with: {train_good: 2, test_good: 1, test_defective: 1, size: 64}}
+          wood-data: {type: load, needs: [wood], with: {format: mvtec}}
+          wood-features: {type: extract, needs: [wood-data], with: {weights: lite0.safetensors}}
+          metal: {type: demo-data, with: {category: metal, train_good: 2, test_good: 1, test_defective: 1, size: 64}}
+        """.write(to: dir.appendingPathComponent("w.yaml"), atomically: true, encoding: .utf8)
+        try Data("only planned, never read".utf8).write(to: dir.appendingPathComponent("lite0.safetensors"))
+        let plan = try run(["plan", "w.yaml", "wood-features", "--cache", "c"], in: dir)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let lines = plan.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "workflow w (w.yaml): 3 stages, 3 to run")
+        #expect(lines.dropFirst().map { $0.split(separator: " ").first.map(String.init) ?? "" } == ["wood", "wood-data", "wood-features"])
+
+        let ran = try run(["run", "w.yaml", "wood", "--cache", "c", "--runs", "r"], in: dir)
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stderr.contains("done: 1 ran, 0 cached"))
+        let bad = try run(["run", "w.yaml", "wod", "--cache", "c"], in: dir)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.split(separator: "\n") == ["error: target 'wod': no stage of that name in w (did you mean 'wood'?)"])
+    }
+
     @Test func missingFileAndBadUsageExitWithTwo() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }

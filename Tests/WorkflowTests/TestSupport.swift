@@ -25,9 +25,10 @@ final class Scratch {
     }
 
     /// Runs a workflow file in-process with a quiet progress board.
-    func run(_ path: String, settings: [String] = [], jobs: Int = 1, force: Set<String> = []) async throws -> RunOutcome {
+    func run(_ path: String, settings: [String] = [], jobs: Int = 1, force: Set<String> = [],
+             targets: [String] = []) async throws -> RunOutcome {
         let s = session()
-        let wf = try s.load(path, settings: settings)
+        let wf = try s.load(path, settings: settings).selecting(targets)
         let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
         return try await s.run(wf, options: RunOptions(jobs: jobs, force: force, runsDirectory: runs), board: board)
     }

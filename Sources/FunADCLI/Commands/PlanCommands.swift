@@ -10,12 +10,15 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var workflow: WorkflowOptions
     @OptionGroup var cache: CacheOptions
 
+    @Argument(help: ArgumentHelp("Plan only these stages and what they need, as `run STAGE…` would.", valueName: "stage"))
+    var targets: [String] = []
+
     @Option(help: "Treat STAGE as forced, as `run --force` would.")
     var force: [String] = []
 
     func run() throws {
         let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
-        let validated = try session.load(workflow.workflow, settings: workflow.settings)
+        let validated = try session.load(workflow.workflow, settings: workflow.settings).selecting(targets)
         print(try session.plan(validated, force: Set(force)).render())
     }
 }

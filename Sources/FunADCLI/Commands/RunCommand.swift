@@ -10,6 +10,9 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var workflow: WorkflowOptions
     @OptionGroup var cache: CacheOptions
 
+    @Argument(help: ArgumentHelp("Run only these stages and what they need (default: every stage).", valueName: "stage"))
+    var targets: [String] = []
+
     @Option(help: "Run up to N independent stages at once.")
     var jobs: Int = 1
 
@@ -22,7 +25,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let session = WorkflowSession(registry: CommandRegistry.load(), cacheDirectory: cache.cacheURL)
-        let validated = try session.load(workflow.workflow, settings: workflow.settings)
+        let validated = try session.load(workflow.workflow, settings: workflow.settings).selecting(targets)
         let board = ProgressBoard.standardError()
         let cancellation = CancellationFlag()
         let interrupts = InterruptHandler { count in

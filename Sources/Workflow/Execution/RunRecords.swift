@@ -1,16 +1,20 @@
 import Foundation
 
 /// Reads run records back: `funad cache gc` keeps the cache entries that the latest run
-/// of each workflow used. A record is trusted only if it parses as a run record with a
+/// of each workflow used. A run of chosen stages (`funad run WORKFLOW STAGE…`, whose
+/// record lists its `targets`) covers only part of the workflow, so the records before
+/// it count too, back to and including the newest run of the whole workflow: running
+/// one cell of a sweep again never makes gc drop the other cells. A record is trusted only if it parses as a run record with a
 /// key for every stage; a damaged one (truncated, garbled, hand-edited) is renamed to
 /// `run.json.damaged` with a note, and the workflow's previous intact record is used
 /// instead, so a damaged record never makes gc drop results that are still in use.
 /// A run folder without a record (a run killed before writing it) is passed over.
 public enum RunRecords {
     public struct InUse: Sendable {
-        /// Cache keys of the newest intact record of each workflow.
+        /// Cache keys of the newest intact record of each workflow (and of the runs of
+        /// chosen stages since the newest whole run).
         public var keys: Set<String>
-        /// The record each workflow's keys came from.
+        /// The records the keys came from.
         public var records: [URL]
         /// One line per damaged record set aside, for the user.
         public var notes: [String]
@@ -27,9 +31,10 @@ public enum RunRecords {
                 let record = folder.appendingPathComponent(run).appendingPathComponent("run.json")
                 guard let data = try? Data(contentsOf: record) else { continue }
                 switch keys(in: data) {
-                case .success(let keys):
-                    result.keys.formUnion(keys)
+                case .success(let found):
+                    result.keys.formUnion(found.keys)
                     result.records.append(record)
+                    if found.partial { continue }
                 case .failure(let problem):
                     let aside = record.appendingPathExtension("damaged")
                     try? fm.removeItem(at: aside)
@@ -46,8 +51,9 @@ public enum RunRecords {
 
     struct Damage: Error { var reason: String }
 
-    /// The stage keys of a run record, or why it cannot be trusted.
-    static func keys(in data: Data) -> Result<Set<String>, Damage> {
+    /// The stage keys of a run record and whether it ran chosen stages only, or why it
+    /// cannot be trusted.
+    static func keys(in data: Data) -> Result<(keys: Set<String>, partial: Bool), Damage> {
         guard let object = try? JSONSerialization.jsonObject(with: data) else { return .failure(Damage(reason: "not valid JSON")) }
         guard let record = object as? [String: Any], record["funad_run_record"] as? Int == 1 else {
             return .failure(Damage(reason: "not a funad run record"))
@@ -60,6 +66,7 @@ public enum RunRecords {
             }
             keys.insert(key)
         }
-        return .success(keys)
+        if let targets = record["targets"], !(targets is [String]) { return .failure(Damage(reason: "its targets are not a list of stage names")) }
+        return .success((keys, !((record["targets"] as? [String]) ?? []).isEmpty))
     }
 }

@@ -112,9 +112,19 @@ public final class WorkflowRunner: @unchecked Sendable {
         f.dateFormat = "yyyyMMdd-HHmmss"
         f.timeZone = TimeZone(identifier: "UTC")
         let base = options.runsDirectory.appendingPathComponent(CacheStore.safeName(workflow))
-        let dir = base.appendingPathComponent("\(f.string(from: started))-\(getpid())")
-        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw Diagnostic("cannot create run folder '\(dir.path)': \(error.localizedDescription)")
+        let name = "\(f.string(from: started))-\(getpid())"
+        do { try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true) } catch {
+            throw Diagnostic("cannot create run folder '\(base.path)': \(error.localizedDescription)")
+        }
+        // A second run by the same process within the same second gets its own folder
+        // (`-2`, `-3`, … sort after the first), never the first one's record.
+        var dir = base.appendingPathComponent(name)
+        for attempt in 2...1000 {
+            if mkdir(dir.path, 0o755) == 0 { break }
+            guard errno == EEXIST, attempt < 1000 else {
+                throw Diagnostic("cannot create run folder '\(dir.path)': \(String(cString: strerror(errno)))")
+            }
+            dir = base.appendingPathComponent("\(name)-\(attempt)")
         }
         let latest = base.appendingPathComponent("latest")
         try? FileManager.default.removeItem(at: latest)
@@ -168,7 +178,7 @@ public final class WorkflowRunner: @unchecked Sendable {
             }
             stages.append(e)
         }
-        let record: [String: Any] = [
+        var record: [String: Any] = [
             "funad_run_record": 1,
             "workflow": plan.workflow.spec.name,
             "file": plan.workflow.spec.file,
@@ -183,6 +193,7 @@ public final class WorkflowRunner: @unchecked Sendable {
             "forced": options.force.sorted(),
             "stages": stages,
         ]
+        if !plan.workflow.targets.isEmpty { record["targets"] = plan.workflow.targets }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: outcome.recordURL, options: .atomic)
     }

@@ -61,7 +61,12 @@ public struct WorkflowSession: Sendable {
         let names = workflow.stages.map(\.name)
         let unknown = force.filter { !names.contains($0) }.sorted()
         if !unknown.isEmpty {
-            throw DiagnosticList(unknown.map { Diagnostic("--force \($0): no stage named '\($0)'\(NameSuggestion.hint(for: $0, among: names))") })
+            let all = Set(workflow.spec.stages.map(\.name))
+            throw DiagnosticList(unknown.map {
+                all.contains($0)
+                    ? Diagnostic("--force \($0): not among the stages selected to run (the targets and what they need)")
+                    : Diagnostic("--force \($0): no stage named '\($0)'\(NameSuggestion.hint(for: $0, among: names))")
+            })
         }
     }
 }

@@ -18,8 +18,37 @@ public struct ValidatedWorkflow: Sendable {
     public var spec: WorkflowSpec
     /// Stages in a topological order (ties broken by file order), so dependencies come first.
     public var stages: [ValidatedStage]
+    /// The stages asked for by `selecting` (empty: the whole workflow). Run records carry
+    /// it, so `funad cache gc` knows a record covers only part of the workflow.
+    public var targets: [String] = []
 
     public func stage(named name: String) -> ValidatedStage? { stages.first { $0.name == name } }
+
+    /// The named target stages and everything upstream of them, in the same order: what
+    /// `funad run WORKFLOW STAGE…` runs (as `snakemake TARGET` or `dvc repro STAGE` do), so
+    /// one cell of a sweep can be run, or re-run with another seed, without the rest.
+    /// No targets: the whole workflow. Unknown names are reported together, with the
+    /// nearest stage name as a hint.
+    public func selecting(_ targets: [String]) throws -> ValidatedWorkflow {
+        guard !targets.isEmpty else { return self }
+        let names = stages.map(\.name)
+        let unknown = targets.filter { !names.contains($0) }
+        if !unknown.isEmpty {
+            throw DiagnosticList(unknown.map {
+                Diagnostic("target '\($0)': no stage of that name in \(spec.name)\(NameSuggestion.hint(for: $0, among: names))")
+            })
+        }
+        let byName = Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var keep = Set<String>(), pending = targets
+        while let name = pending.popLast() {
+            guard keep.insert(name).inserted else { continue }
+            pending += byName[name]?.needs ?? []
+        }
+        var selected = self
+        selected.stages = stages.filter { keep.contains($0.name) }
+        selected.targets = targets
+        return selected
+    }
 }
 
 /// Checks a `WorkflowSpec` against the registered stage types. Each rule is its own
