@@ -74,3 +74,44 @@ import WorkflowTestSupport
         #expect(RunRecords.keysInUse(runsDirectory: s.runs).keys == (try keys(again)))
     }
 }
+
+/// A long run's record is written as stages finish, so their results can be read before
+/// the run ends (the MTD sweep takes hours) or after it is killed.
+@Suite struct ProgressiveRecordTests {
+    @Test func theRecordListsFinishedStagesWhileTheRunGoesOn() async throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", """
+        stages:
+          first: {type: blob, with: {bytes: 0, add: 1}}
+          second: {type: slow, with: {steps: 2, step_ms: 1, hold_at: 1}}
+        """)
+        let session = s.session()
+        let workflow = try session.load(path)
+        let cancellation = CancellationFlag()
+        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
+        let options = RunOptions(runsDirectory: s.runs)
+        let run = Task { try await session.run(workflow, options: options, board: board, cancellation: cancellation) }
+        let folder = s.runs.appendingPathComponent("w")
+        var seen: [String: Any]?
+        for _ in 0..<500 {  // up to 10 s
+            let records = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != "latest" }
+            if let name = records.first,
+               let data = try? Data(contentsOf: folder.appendingPathComponent(name).appendingPathComponent("run.json")),
+               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                seen = object
+                break
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        cancellation.cancel()
+        let outcome = try await run.value
+        let record = try #require(seen)
+        #expect(record["status"] as? String == "running")
+        #expect(record["finished"] == nil && record["updated"] != nil)
+        let stages = Dictionary(uniqueKeysWithValues: (record["stages"] as! [[String: Any]]).map { ($0["name"] as! String, $0["status"] as! String) })
+        #expect(stages == ["first": "ran", "second": "not run"])
+        #expect(outcome.status == .cancelled)
+        #expect(try s.record(outcome)["status"] as? String == "cancelled")
+        #expect(try s.record(outcome)["finished"] != nil)
+    }
+}

@@ -49,6 +49,7 @@ public final class WorkflowRunner: @unchecked Sendable {
         let logs = runDir.appendingPathComponent("logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
 
+        let recordURL = runDir.appendingPathComponent("run.json")
         var results: [String: StepResult] = [:]
         var running: Set<String> = []
         var failed = false
@@ -83,6 +84,9 @@ public final class WorkflowRunner: @unchecked Sendable {
                 results[name] = result
                 if case .failed = result { failed = true }
                 if case .cancelled = result { failed = true }
+                // The record so far, status "running", so a long run's finished stages
+                // (their metrics and times) can be read before it ends, or after it is killed.
+                try? writeRecord(plan: plan, results: results, status: "running", recordURL: recordURL, started: started, logs: logs)
                 launch()
             }
         }
@@ -90,14 +94,14 @@ public final class WorkflowRunner: @unchecked Sendable {
         let cancelled = cancellation.isCancelled
         let outcome = RunOutcome(
             status: cancelled ? .cancelled : (failed ? .failed : .succeeded),
-            recordURL: runDir.appendingPathComponent("run.json"), runDirectory: runDir,
+            recordURL: recordURL, runDirectory: runDir,
             failures: plan.steps.compactMap { s in
                 if case .failed(let m, _, _) = results[s.stage.name] { return (s.stage.name, m, logs.appendingPathComponent(CacheStore.safeName(s.stage.name) + ".log")) }
                 return nil
             },
             ran: results.values.filter { if case .ran = $0 { return true }; return false }.count,
             cached: results.values.filter { if case .cached = $0 { return true }; return false }.count)
-        try writeRecord(plan: plan, results: results, outcome: outcome, started: started, logs: logs)
+        try writeRecord(plan: plan, results: results, status: outcome.status.rawValue, recordURL: recordURL, started: started, logs: logs)
         linkOutputs(plan: plan, results: results, runDir: runDir)
         return outcome
     }
@@ -146,7 +150,7 @@ public final class WorkflowRunner: @unchecked Sendable {
         }
     }
 
-    private func writeRecord(plan: Plan, results: [String: StepResult], outcome: RunOutcome, started: Date, logs: URL) throws {
+    private func writeRecord(plan: Plan, results: [String: StepResult], status: String, recordURL: URL, started: Date, logs: URL) throws {
         let iso = ISO8601DateFormatter()
         var stages: [[String: Any]] = []
         for s in plan.steps {
@@ -185,9 +189,9 @@ public final class WorkflowRunner: @unchecked Sendable {
             "file_sha256": plan.workflow.spec.fileDigest,
             "variables": plan.workflow.spec.variables,
             "started": iso.string(from: started),
-            "finished": iso.string(from: Date()),
+            status == "running" ? "updated" : "finished": iso.string(from: Date()),
             "seconds": Date().timeIntervalSince(started),
-            "status": outcome.status.rawValue,
+            "status": status,
             "cache": store.root.path,
             "jobs": options.jobs,
             "forced": options.force.sorted(),
@@ -195,6 +199,6 @@ public final class WorkflowRunner: @unchecked Sendable {
         ]
         if !plan.workflow.targets.isEmpty { record["targets"] = plan.workflow.targets }
         let data = try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: outcome.recordURL, options: .atomic)
+        try data.write(to: recordURL, options: .atomic)
     }
 }
