@@ -102,6 +102,32 @@ struct MemoStage: StageType {
         #expect(try JobRecords.keysInUse(runsDirectory: s.runs).keys == [again.entryKey])
     }
 
+    @Test func oversizedRecordsAreRefusedByTheirSizeNotRead() async throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", chain)
+        _ = try await job(s, path, "root")
+        // A 17 MiB job record (sparse: nothing is written, the size is what is checked).
+        let record = JobRecords.url(stage: "root", in: s.runs.appendingPathComponent("chain/jobs"))
+        let handle = try FileHandle(forWritingTo: record)
+        try handle.truncate(atOffset: 17 << 20)
+        try handle.close()
+        #expect {
+            _ = try JobRecords.keysInUse(runsDirectory: s.runs)
+        } throws: { error in
+            "\(error)" == "error: job record '\(record.path)' is damaged (it is \(17 << 20) bytes, more than the 16 MiB such a file can hold); "
+                + "gc removed nothing: re-run that stage's job (funad run-stage) to rewrite it, or delete the file to let gc drop its results"
+        }
+        // A 257 MiB run record is set aside like any damaged one, and the run before it counts.
+        let first = try await s.run(path)
+        let second = try await s.run(path, settings: ["root.add=7"])
+        let runHandle = try FileHandle(forWritingTo: second.recordURL)
+        try runHandle.truncate(atOffset: 257 << 20)
+        try runHandle.close()
+        let inUse = RunRecords.keysInUse(runsDirectory: s.runs)
+        #expect(inUse.records == [first.recordURL])
+        #expect(inUse.notes == ["funad: run record \(second.recordURL.path) is damaged (it is \(257 << 20) bytes, more than the 256 MiB such a file can hold); renamed to run.json.damaged; using the run before it"])
+    }
+
     @Test func sideStoreItemsStayWhileAKeptEntryOrARunningJobUsesThem() async throws {
         let s = Scratch()
         let path = s.write("w.yaml", """

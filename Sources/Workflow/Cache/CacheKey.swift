@@ -124,8 +124,10 @@ public final class FileDigests: @unchecked Sendable {
     public init(memoFile: URL?) {
         memoURL = memoFile
         memo = [:]
-        guard let memoFile, let data = try? Data(contentsOf: memoFile) else { return }
-        if let m = try? JSONDecoder().decode([String: Memo].self, from: data) { memo = m; return }
+        guard let memoFile, FileManager.default.fileExists(atPath: memoFile.path) else { return }
+        // About 150 bytes a file: 256 MiB is well over a million remembered files.
+        if let data = try? BoundedRead.data(memoFile, limit: 256 << 20),
+           let m = try? JSONDecoder().decode([String: Memo].self, from: data) { memo = m; return }
         let quarantine = memoFile.deletingLastPathComponent().appendingPathComponent("quarantine")
         let name = "\(memoFile.lastPathComponent)-\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.prefix(6))"
         let moved = (try? FileManager.default.createDirectory(at: quarantine, withIntermediateDirectories: true)) != nil

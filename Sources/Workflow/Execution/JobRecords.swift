@@ -33,6 +33,10 @@ public enum JobRecords {
         directory.appendingPathComponent("\(CacheStore.safeName(stage)).json")
     }
 
+    /// A job record names one stage's keys (a few per shard): 16 MiB is thousands of
+    /// times what a real one holds.
+    static let maxRecordBytes = 16 << 20
+
     /// Adds a finished job (ran or cached) to its stage's record in `directory`.
     static func record(_ outcome: StageJobOutcome, workflow: String, in directory: URL) throws {
         let url = url(stage: outcome.stage, in: directory)
@@ -42,7 +46,7 @@ public enum JobRecords {
             defer { withExtendedLifetime(lock) {} }
             var entries: Set<String> = [outcome.entryKey]
             // A record that cannot be read is replaced: this job knows what it stored.
-            if let data = try? Data(contentsOf: url), let old = try? CacheStore.decoder.decode(Record.self, from: data),
+            if let data = try? BoundedRead.data(url, limit: maxRecordBytes), let old = try? CacheStore.decoder.decode(Record.self, from: data),
                old.format == format, old.key == outcome.key {
                 entries.formUnion(old.entries)
             }
@@ -67,7 +71,10 @@ public enum JobRecords {
             for name in ((try? fm.contentsOfDirectory(atPath: jobs.path)) ?? []).sorted() where name.hasSuffix(".json") && !name.hasPrefix(".") {
                 let url = jobs.appendingPathComponent(name)
                 let data: Data
-                do { data = try Data(contentsOf: url) } catch {
+                do { data = try BoundedRead.data(url, limit: maxRecordBytes) } catch let big as BoundedRead.TooLarge {
+                    throw Diagnostic("job record '\(url.path)' is damaged (\(big)); gc removed nothing: re-run that stage's job "
+                                     + "(funad run-stage) to rewrite it, or delete the file to let gc drop its results")
+                } catch {
                     throw Diagnostic("cannot read the job record '\(url.path)': \(error.localizedDescription); gc removed nothing")
                 }
                 guard let record = try? CacheStore.decoder.decode(Record.self, from: data), record.format == format,

@@ -29,8 +29,11 @@ public enum RunRecords {
             let runs = ((try? fm.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != "latest" }.sorted(by: >)
             for run in runs {
                 let record = folder.appendingPathComponent(run).appendingPathComponent("run.json")
-                guard let data = try? Data(contentsOf: record) else { continue }
-                switch keys(in: data) {
+                let parsed: Result<(keys: Set<String>, partial: Bool), Damage>
+                do { parsed = keys(in: try BoundedRead.data(record, limit: maxRecordBytes)) }
+                catch let big as BoundedRead.TooLarge { parsed = .failure(Damage(reason: big.description)) }
+                catch { continue }
+                switch parsed {
                 case .success(let found):
                     result.keys.formUnion(found.keys)
                     result.records.append(record)
@@ -50,6 +53,10 @@ public enum RunRecords {
     }
 
     struct Damage: Error { var reason: String }
+
+    /// A run record holds each stage's parameters, summary and file list: a few MB for the
+    /// 91-stage MTD sweep. 256 MiB is far beyond any real one.
+    static let maxRecordBytes = 256 << 20
 
     /// The stage keys of a run record and whether it ran chosen stages only, or why it
     /// cannot be trusted.
