@@ -13,7 +13,7 @@ struct PredictStage: StageType {
     static let bundleFolder = "model.funad"
 
     let declaration = StageDeclaration(
-        type: "predict", version: 2,
+        type: "predict", version: 3,
         summary: "score new images with a trained model: scores.csv (raw, normalised, decision), overlays of flagged images, summary.json",
         consumes: [Artifact.model, Artifact.features], optionallyConsumes: [Artifact.scores, Artifact.report, Artifact.imageFolder],
         produces: [Artifact.predictions],

@@ -6,20 +6,33 @@ public struct AnomalyMapMaker: Sendable {
     public let gridWidth: Int
     public let mapHeight: Int
     public let mapWidth: Int
-    let gaussian: GaussianFilter?
+    /// Resize and smoothing as one linear map (nil: no smoothing, the bilinear resize alone).
+    let smoothed: SmoothedResize?
 
     /// `sigma` ≤ 0 disables smoothing.
     public init(gridHeight: Int, gridWidth: Int, mapHeight: Int = 224, mapWidth: Int = 224, sigma: Double = 4) {
         self.gridHeight = gridHeight; self.gridWidth = gridWidth
         self.mapHeight = mapHeight; self.mapWidth = mapWidth
-        gaussian = sigma > 0 ? GaussianFilter(sigma: sigma) : nil
+        smoothed = sigma > 0 ? SmoothedResize(inHeight: gridHeight, inWidth: gridWidth, outHeight: mapHeight,
+                                              outWidth: mapWidth, filter: GaussianFilter(sigma: sigma)) : nil
     }
 
     /// scores is (gridHeight, gridWidth); map is (mapHeight, mapWidth).
     public func makeMap(scores: UnsafePointer<Float>, into map: UnsafeMutablePointer<Float>) {
+        if let smoothed {
+            smoothed.apply(scores, into: map)
+        } else {
+            BilinearResize.resize(scores, inHeight: gridHeight, inWidth: gridWidth,
+                                  into: map, outHeight: mapHeight, outWidth: mapWidth)
+        }
+    }
+
+    /// The two-pass reference the fused path replaced (and its tests compare against):
+    /// the bilinear resize stored as Float, then `GaussianFilter` over the full plane.
+    func makeMapByPasses(scores: UnsafePointer<Float>, into map: UnsafeMutablePointer<Float>, sigma: Double) {
         BilinearResize.resize(scores, inHeight: gridHeight, inWidth: gridWidth,
                               into: map, outHeight: mapHeight, outWidth: mapWidth)
-        gaussian?.apply(map, height: mapHeight, width: mapWidth)
+        if sigma > 0 { GaussianFilter(sigma: sigma).apply(map, height: mapHeight, width: mapWidth) }
     }
 
     public func makeMap(scores: [Float]) -> [Float] {
