@@ -29,7 +29,11 @@ struct PatchCoreStage: StageType {
         let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed"))) : nil
         let total = source.imageCount * source.patchesPerImage
         context.announce("bank from \(total) training patches\(sampler.map { ", coreset \($0.targetCount(of: total))" } ?? "")")
-        let model = try PatchCore.fit(features: source, coreset: sampler)
+        // The coreset search takes minutes on MTD: report it, and stop on Ctrl-C.
+        let model = try PatchCore.fit(features: source, coreset: sampler) { picked, target in
+            context.progress(picked, of: target, unit: "coreset picks")
+            try context.checkCancellation()
+        }
         try model.save(to: context.outputDirectory.appendingPathComponent(ModelManifest.weightsFile))
         try JSONFiles.write(ModelManifest(kind: .patchCore, dimension: model.dimension, level: level,
                                           features: transform.isIdentity ? nil : transform),

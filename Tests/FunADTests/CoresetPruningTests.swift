@@ -30,11 +30,11 @@ import Testing
     @discardableResult
     func expectSamePicks(_ x: [Float], n: Int, k: Int, anchors: [Int], target: Int, groups: Int? = nil,
                          threads: Int = 2, _ label: String) -> CoresetStatistics {
-        let reference = CoresetSampler.greedy(x, count: n, dimension: k, anchors: anchors, select: target)
+        let reference = CoresetSampler.greedy(x, count: n, dimension: k, anchors: anchors, select: target, progress: { _ in })
         var copy = x
         let stats = CoresetStatistics()
         let pruned = PrunedGreedy.select(&copy, count: n, dimension: k, anchors: anchors, select: target,
-                                         groups: groups, threads: threads, statistics: stats)
+                                         groups: groups, threads: threads, statistics: stats, progress: { _ in })
         #expect(pruned.count == target, "\(label)")
         #expect(pruned == reference, "\(label): first difference at pick \(zip(pruned, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
         return stats
@@ -83,7 +83,7 @@ import Testing
         let equal = [Float](repeating: 1.5, count: 300 * 24)
         expectSamePicks(equal, n: 300, k: 24, anchors: [10, 20], target: 30, groups: 7, "all equal")
         var equalCopy = equal
-        #expect(PrunedGreedy.select(&equalCopy, count: 300, dimension: 24, anchors: [10, 20], select: 3) == [0, 0, 0])
+        #expect(PrunedGreedy.select(&equalCopy, count: 300, dimension: 24, anchors: [10, 20], select: 3, progress: { _ in }) == [0, 0, 0])
         // One point; one pick; every point picked; k not a multiple of 8.
         expectSamePicks([2, 3, 4], n: 1, k: 3, anchors: [0], target: 1, "one point")
         let small = clustered(n: 200, k: 5, clusters: 4, seed: 2)

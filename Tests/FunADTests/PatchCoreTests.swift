@@ -70,8 +70,8 @@ import Testing
     @Test func chunkedGreedyEqualsSerialAndIsFarthestFirst() {
         let n = 9000, k = 16
         let pts = random(n * k, seed: 12)
-        let serial = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 1)
-        let chunked = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 2)
+        let serial = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 1, progress: { _ in })
+        let chunked = CoresetSampler.greedy(pts, count: n, dimension: k, anchors: [5, 77], select: 40, threads: 2, progress: { _ in })
         #expect(serial == chunked)
         func dist(_ i: Int, _ j: Int) -> Double {
             var s = 0.0
@@ -99,6 +99,27 @@ import Testing
         }
         let full = try PatchCore.fit(features: features, coreset: nil)
         #expect(full.bankSize == 100 && full.bank == all)
+    }
+
+    /// The coreset reports every 1,024 picks, with both searches, and a throwing progress
+    /// stops the selection (how the stage honours Ctrl-C): nothing is returned.
+    @Test func coresetProgressReportsAndCanStopTheSelection() throws {
+        struct Stop: Error {}
+        let d = 16, gh = 10, gw = 10
+        let features = InMemoryPatchFeatures(imageCount: 30, gridHeight: gh, gridWidth: gw, dimension: d, values: random(30 * 100 * d, seed: 21))
+        for search in CoresetSearch.allCases {
+            let sampler = CoresetSampler(fraction: 0.9, seed: 4, search: search)  // 2,700 of 3,000 patches
+            var calls: [[Int]] = []
+            let picks = try sampler.select(from: features) { calls.append([$0, $1]) }
+            #expect(picks.count == 2700)
+            #expect(calls == [[1024, 2700], [2048, 2700]], "\(search)")
+            #expect(try sampler.select(from: features) == picks)  // reporting changes no pick
+            var seen = 0
+            #expect(throws: Stop.self) {
+                _ = try sampler.select(from: features) { _, _ in seen += 1; throw Stop() }
+            }
+            #expect(seen == 1)
+        }
     }
 
     /// PatchCore as a PatchScorer behind Inference.run: image score = max over the image's

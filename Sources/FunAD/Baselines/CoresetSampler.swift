@@ -61,21 +61,22 @@ public struct CoresetSampler: Sendable {
     /// contiguous chunks. The pass is memory-bound (n·k floats per step). Ties go to the
     /// lowest index, as np.argmax.
     static func greedy(_ points: [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int,
-                       threads: Int = 2) -> [Int] {
+                       threads: Int = 2, progress: (Int) throws -> Void = { _ in }) rethrows -> [Int] {
         var minDist = anchorMeanDistances(points, count: n, dimension: k, anchors: anchors)
         var next = 0, bestD = -Float.infinity
         for i in 0..<n where minDist[i] > bestD { bestD = minDist[i]; next = i }
         let chunks = max(1, min(threads, n / 4096 + 1))
         var chunkBest = [(index: Int, value: Float)](repeating: (0, -.infinity), count: chunks)
         var picks = [Int](); picks.reserveCapacity(target)
-        points.withUnsafeBufferPointer { p in
-            minDist.withUnsafeMutableBufferPointer { md in
-                chunkBest.withUnsafeMutableBufferPointer { cb in
+        try points.withUnsafeBufferPointer { p in
+            try minDist.withUnsafeMutableBufferPointer { md in
+                try chunkBest.withUnsafeMutableBufferPointer { cb in
                     let shared = GreedyPass(points: p.baseAddress!, minDist: md.baseAddress!, best: cb.baseAddress!,
                                             n: n, k: k, chunks: chunks)
                     for step in 0..<target {
                         picks.append(next)
                         if step == target - 1 { break }
+                        if picks.count % CoresetSampler.progressInterval == 0 { try progress(picks.count) }
                         shared.run(center: next)
                         var b = cb[0]
                         for c in 1..<chunks where cb[c].value > b.value { b = cb[c] }
@@ -144,7 +145,12 @@ public struct CoresetSampler: Sendable {
     /// Selects coreset members among all patches of `features`, as flat patch indices
     /// (image · P + patch) in pick order. Only the projected features (N × 128) are held.
     /// `statistics`, when given, receives the pruned search's counts (bench and tests).
-    public func select(from features: some PatchFeatureSource, statistics: CoresetStatistics? = nil) throws -> [Int] {
+    /// How many picks between two calls of a selection's `progress` (about 60 calls for
+    /// MTD's 59,662-patch coreset): it reports them and may throw to stop (cancellation).
+    static let progressInterval = 1024
+
+    public func select(from features: some PatchFeatureSource, statistics: CoresetStatistics? = nil,
+                       progress: (_ picked: Int, _ target: Int) throws -> Void = { _, _ in }) throws -> [Int] {
         guard fraction > 0, fraction <= 1 else {
             throw InferenceError("patchcore: coreset fraction \(fraction) must be in (0, 1]")
         }
@@ -182,10 +188,13 @@ public struct CoresetSampler: Sendable {
         }
         switch search {
         case .exhaustive:
-            return Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n))
+            let target = targetCount(of: n)
+            return try Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: target,
+                                   progress: { try progress($0, target) })
         case .pruned:
-            return PrunedGreedy.select(&projected, count: n, dimension: k, anchors: anchors, select: targetCount(of: n),
-                                       statistics: statistics)
+            let target = targetCount(of: n)
+            return try PrunedGreedy.select(&projected, count: n, dimension: k, anchors: anchors, select: target,
+                                           statistics: statistics, progress: { try progress($0, target) })
         }
     }
 }

@@ -34,12 +34,15 @@ public struct PatchCore: PatchScorer {
 
     /// Builds the bank from every training patch, or from a coreset of them when
     /// `coreset` is given (its fraction < 1).
-    public static func fit(features: some PatchFeatureSource, coreset: CoresetSampler?) throws -> PatchCore {
+    /// `progress(picked, target)` is called during the coreset selection (the long part)
+    /// and may throw to stop it.
+    public static func fit(features: some PatchFeatureSource, coreset: CoresetSampler?,
+                           progress: (_ picked: Int, _ target: Int) throws -> Void = { _, _ in }) throws -> PatchCore {
         let p = features.patchesPerImage, d = features.dimension
         var bank = [Float]()
         var buf = [Float](repeating: 0, count: p * d)
         if let coreset, coreset.fraction < 1 {
-            let picks = try coreset.select(from: features)
+            let picks = try coreset.select(from: features, progress: progress)
             // Gather the picked patches image by image (bank order = pick order).
             var byImage = [Int: [(slot: Int, patch: Int)]]()
             for (slot, flat) in picks.enumerated() { byImage[flat / p, default: []].append((slot, flat % p)) }

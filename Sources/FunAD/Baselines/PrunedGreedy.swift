@@ -68,11 +68,13 @@ enum PrunedGreedy {
     /// `CoresetSampler.greedy(points, …)`. Reorders `points` in place (group order) to
     /// avoid a second copy of the n × k floats; the caller must not rely on their order.
     static func select(_ points: inout [Float], count n: Int, dimension k: Int, anchors: [Int], select target: Int,
-                       groups requested: Int? = nil, threads: Int = 2, statistics: CoresetStatistics? = nil) -> [Int] {
+                       groups requested: Int? = nil, threads: Int = 2, statistics: CoresetStatistics? = nil,
+                       progress: (Int) throws -> Void = { _ in }) rethrows -> [Int] {
         statistics?.points = n
         guard points.allSatisfy({ $0.isFinite && abs($0) < 1e15 }) else {
             statistics?.fellBack = true
-            let picks = CoresetSampler.greedy(points, count: n, dimension: k, anchors: anchors, select: target, threads: threads)
+            let picks = try CoresetSampler.greedy(points, count: n, dimension: k, anchors: anchors, select: target, threads: threads,
+                                                  progress: progress)
             statistics?.picks = picks.count
             statistics?.distancesComputed = n * max(0, picks.count - 1)
             return picks
@@ -90,7 +92,8 @@ enum PrunedGreedy {
         // to pay for itself, so the reference runs (same picks either way).
         if head.varianceShare < minimumVarianceShare {
             statistics?.fellBack = true
-            let picks = CoresetSampler.greedy(points, count: n, dimension: k, anchors: anchors, select: target, threads: threads)
+            let picks = try CoresetSampler.greedy(points, count: n, dimension: k, anchors: anchors, select: target, threads: threads,
+                                                  progress: progress)
             statistics?.distancesComputed = n * max(0, picks.count - 1)
             return picks
         }
@@ -114,6 +117,7 @@ enum PrunedGreedy {
             search.add(centre: Int(position[next]))
             next = Int(order[search.next()])
             picks.append(next)
+            if picks.count % CoresetSampler.progressInterval == 0 { try progress(picks.count) }
         }
         let computed = search.distancesComputed
         statistics?.distancesComputed = computed
