@@ -101,6 +101,25 @@ import Testing
         #expect(try run(["run", "x.yaml", "--jobs", "0"], in: dir).status == 2)
         #expect(try run(["frobnicate"], in: dir).status == 2)
         #expect(try run(["weights", "import", "nope.pth", "--arch", "dino_vitb8", "-o", "x.safetensors"], in: dir).status == 2)
+
+        // Oversized inputs are refused by their size, never read whole (sparse files: the
+        // size is all there is). A workflow file over 16 MiB; a run record over 256 MiB.
+        func sparse(_ path: String, bytes: UInt64) throws {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.truncate(atOffset: bytes)
+            try handle.close()
+        }
+        try sparse("huge.yaml", bytes: 17 << 20)
+        let huge = try run(["plan", "huge.yaml"], in: dir)
+        #expect(huge.status == 2)
+        #expect(huge.stderr == "error: workflow file 'huge.yaml' is too large: it is \(17 << 20) bytes, more than the 16 MiB such a file can hold\n")
+        try sparse("runs/w/1/run.json", bytes: 257 << 20)
+        let report = try run(["report", "runs/w/1", "-o", "r.html"], in: dir)
+        #expect(report.status == 2, "\(report.stderr)")
+        #expect(report.stderr.contains("not a run record (it is \(257 << 20) bytes, more than the 256 MiB such a file can hold)"))
     }
 
     @Test func failingStageExitsWithOneNamingStageErrorAndLog() throws {

@@ -102,7 +102,8 @@ struct ModelBundle {
             throw BundleError("\(directory.path) is not a model bundle: it has no \(BundleManifest.file) (write one with `funad export`)")
         }
         let manifest: BundleManifest
-        do { manifest = try JSONDecoder().decode(BundleManifest.self, from: Data(contentsOf: manifestURL)) } catch {
+        // A bundle may come from anyone: its manifest (a few KB) is read after a size check.
+        do { manifest = try JSONDecoder().decode(BundleManifest.self, from: BoundedRead.data(manifestURL, limit: 16 << 20)) } catch {
             throw BundleError("\(manifestURL.path) is not a valid bundle manifest: \(error)")
         }
         guard manifest.format == BundleManifest.formatName, manifest.formatVersion == BundleManifest.currentFormatVersion else {

@@ -95,11 +95,10 @@ public enum PluginStageLoader {
     /// Reads, runs (in the sandbox, default hook limits) and checks one plugin file.
     static func loadFile(at path: String, displayName name: String, reserved: Set<String>) throws -> LuaStageType {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        do { data = try BoundedRead.data(URL(fileURLWithPath: path), limit: maximumFileBytes) } catch let big as BoundedRead.TooLarge {
+            throw Failure(message: "\(name): \(big.size) bytes; a plugin stage file may have at most \(maximumFileBytes) bytes")
+        } catch {
             throw Failure(message: "\(name): cannot read the file")
-        }
-        guard data.count <= maximumFileBytes else {
-            throw Failure(message: "\(name): \(data.count) bytes; a plugin stage file may have at most \(maximumFileBytes) bytes")
         }
         guard let source = String(data: data, encoding: .utf8) else {
             throw Failure(message: "\(name): not UTF-8 text (Lua files are loaded as text only)")

@@ -1,4 +1,5 @@
 import Foundation
+import Workflow
 
 /// A report that could not be made, with the file at fault and what was expected.
 public struct ReportError: Error, CustomStringConvertible {
@@ -20,7 +21,9 @@ public enum RunReport {
             throw ReportError("\(runDirectory.path): not a run folder (no run.json); expected e.g. .funad/runs/<workflow>/latest")
         }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: recordURL)) } catch {
+        do { object = try JSONSerialization.jsonObject(with: BoundedRead.data(recordURL, limit: 256 << 20)) } catch let big as BoundedRead.TooLarge {
+            throw ReportError("\(recordURL.path): not a run record (\(big))")
+        } catch {
             throw ReportError("\(recordURL.path): cannot read the run record (\(error.localizedDescription))")
         }
         guard let record = object as? [String: Any], let stages = record["stages"] as? [[String: Any]] else {

@@ -10,13 +10,18 @@ public struct WorkflowLoader: Sendable {
         self.environment = environment
     }
 
+    /// The largest workflow file read (the shipped ones are a few KB; the 91-stage sweep 14 KB).
+    static let maximumFileBytes = 16 << 20
+
     static let topLevelKeys = ["name", "vars", "stages"]
     static let stageKeys = ["type", "needs", "with"]
 
     public func load(path: String, overrides: Overrides = Overrides()) throws -> WorkflowSpec {
         let url = URL(fileURLWithPath: path)
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do { data = try BoundedRead.data(url, limit: Self.maximumFileBytes) } catch let big as BoundedRead.TooLarge {
+            throw DiagnosticList([Diagnostic("workflow file '\(path)' is too large: \(big)")])
+        } catch {
             throw DiagnosticList([Diagnostic("cannot read workflow file '\(path)': \(Self.reason(error))")])
         }
         guard let text = String(data: data, encoding: .utf8) else {
