@@ -142,13 +142,13 @@ public struct CoresetSampler: Sendable {
         }
     }
 
-    /// Selects coreset members among all patches of `features`, as flat patch indices
-    /// (image · P + patch) in pick order. Only the projected features (N × 128) are held.
-    /// `statistics`, when given, receives the pruned search's counts (bench and tests).
     /// How many picks between two calls of a selection's `progress` (about 60 calls for
     /// MTD's 59,662-patch coreset): it reports them and may throw to stop (cancellation).
     static let progressInterval = 1024
 
+    /// Selects coreset members among all patches of `features`, as flat patch indices
+    /// (image · P + patch) in pick order. Only the projected features (N × 128) are held.
+    /// `statistics`, when given, receives the pruned search's counts (bench and tests).
     public func select(from features: some PatchFeatureSource, statistics: CoresetStatistics? = nil,
                        progress: (_ picked: Int, _ target: Int) throws -> Void = { _, _ in }) throws -> [Int] {
         guard fraction > 0, fraction <= 1 else {
