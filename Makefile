@@ -33,6 +33,7 @@ test: setup
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
 	python3 bench/pairing_check.py
+	python3 scripts/results-page --selftest
 
 # Side-by-side benchmarks against PyTorch (needs the Python reference environment,
 # created outside the repository by scripts/python-env).
