@@ -38,7 +38,7 @@ extension BundleSources {
             var stages: [Stage]
         }
         let record: Record
-        do { record = try JSONDecoder().decode(Record.self, from: BoundedRead.data(recordURL, limit: 256 << 20)) } catch {
+        do { record = try JSONDecoder().decode(Record.self, from: BoundedRead.data(recordURL, limit: RunRecords.maxRecordBytes)) } catch {
             throw BundleError("\(recordURL.path) is not a readable run record: \(error)")
         }
         let done = record.stages.filter { ($0.status == "ran" || $0.status == "cached") && $0.outputs != nil }

@@ -21,7 +21,7 @@ public enum RunReport {
             throw ReportError("\(runDirectory.path): not a run folder (no run.json); expected e.g. .funad/runs/<workflow>/latest")
         }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: BoundedRead.data(recordURL, limit: 256 << 20)) } catch let big as BoundedRead.TooLarge {
+        do { object = try JSONSerialization.jsonObject(with: BoundedRead.data(recordURL, limit: RunRecords.maxRecordBytes)) } catch let big as BoundedRead.TooLarge {
             throw ReportError("\(recordURL.path): not a run record (\(big))")
         } catch {
             throw ReportError("\(recordURL.path): cannot read the run record (\(error.localizedDescription))")

@@ -56,7 +56,7 @@ public enum RunRecords {
 
     /// A run record holds each stage's parameters, summary and file list: a few MB for the
     /// 91-stage MTD sweep. 256 MiB is far beyond any real one.
-    static let maxRecordBytes = 256 << 20
+    public static let maxRecordBytes = 256 << 20
 
     /// The stage keys of a run record and whether it ran chosen stages only, or why it
     /// cannot be trusted.
