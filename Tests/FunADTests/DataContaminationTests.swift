@@ -50,6 +50,19 @@ import Testing
         #expect(overlap.audit.movedIDs.allSatisfy { id in overlap.test.contains { $0.id == id } })
     }
 
+    /// workflows/mtd-sweep.yaml trains each ratio once and scores both overlap cells with
+    /// those models: that is only sound while overlap changes the test set alone.
+    @Test func overlapLeavesTheTrainingSetUnchanged() throws {
+        for (ratio, seed) in [(0.05, UInt64(0)), (0.1, 3), (0.2, 11)] {
+            let noOverlap = try ContaminationProtocol(ratio: ratio, overlap: false, seed: seed).apply(to: Self.dataset())
+            let overlap = try ContaminationProtocol(ratio: ratio, overlap: true, seed: seed).apply(to: Self.dataset())
+            #expect(noOverlap.train == overlap.train)
+            #expect(noOverlap.audit.sourceOfTrainingID == overlap.audit.sourceOfTrainingID)
+            #expect(noOverlap.audit.contaminatedTrainingIDs == overlap.audit.contaminatedTrainingIDs)
+            #expect(overlap.test.count == noOverlap.test.count + noOverlap.audit.movedIDs.count)
+        }
+    }
+
     @Test func trainingItemsCarryNoLabels() throws {
         let c = try ContaminationProtocol(ratio: 0.25, overlap: false, seed: 9).apply(to: Self.dataset())
         // The type has exactly two stored properties: an opaque id and a path.
