@@ -314,4 +314,33 @@ import Testing
         #expect(try s.call("churn", [], seed: 0) == .integer(4_000_000))
         #expect(s.memoryInUse <= 8 << 20)
     }
+
+    // MARK: script files
+
+    /// A hook names a file; before anything runs the file must be small UTF-8 text. A
+    /// sparse file one byte over the limit is refused by its size without being read.
+    @Test func hookScriptFilesAreCheckedBeforeTheyAreRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lua-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let big = dir.appendingPathComponent("big.lua").path
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: big))
+        try handle.truncate(atOffset: UInt64(1 << 20) + 1)
+        try handle.close()
+        #expect(LuaHookCheck.problem(scriptAt: big, hook: "h", stage: "s")
+                == "\(big): 1048577 bytes; a Lua script may have at most 1048576 bytes")
+
+        let binary = dir.appendingPathComponent("binary.lua").path
+        #expect(FileManager.default.createFile(atPath: binary, contents: Data([0x66, 0xff, 0xfe, 0x00])))
+        #expect(LuaHookCheck.problem(scriptAt: binary, hook: "h", stage: "s")
+                == "\(binary): not UTF-8 text (Lua scripts are loaded as text only)")
+
+        let missing = dir.appendingPathComponent("missing.lua").path
+        #expect(LuaHookCheck.problem(scriptAt: missing, hook: "h", stage: "s") == "\(missing): cannot read the file")
+
+        let good = dir.appendingPathComponent("good.lua").path
+        #expect(FileManager.default.createFile(atPath: good, contents: Data("function h() return 1 end\n".utf8)))
+        #expect(LuaHookCheck.problem(scriptAt: good, hook: "h", stage: "s") == nil)
+    }
 }

@@ -78,12 +78,12 @@ enum LuaHookCheck {
     /// The script's text, refusing files that are too large or not UTF-8 text.
     static func readScript(_ path: String) throws -> String {
         let name = displayName(path)
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= maximumScriptBytes else {
-            throw LuaError("\(name): \(size) bytes; a Lua script may have at most \(maximumScriptBytes) bytes")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Data
+        do {
+            data = try BoundedRead.data(URL(fileURLWithPath: path), limit: maximumScriptBytes)
+        } catch let tooLarge as BoundedRead.TooLarge {
+            throw LuaError("\(name): \(tooLarge.size) bytes; a Lua script may have at most \(maximumScriptBytes) bytes")
+        } catch {
             throw LuaError("\(name): cannot read the file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
