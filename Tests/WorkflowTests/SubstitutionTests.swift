@@ -63,6 +63,64 @@ import WorkflowTestSupport
             #expect(list.description == "error: <command line>:1:1: stage 'a', field 'with.value': expected integer, found the string 'many'")
         }
     }
+
+    /// The message of the DiagnosticList `body` throws; records an issue when it does not throw.
+    func diagnostics(_ body: () throws -> Any) -> String {
+        do { _ = try body() } catch let list as DiagnosticList { return list.description } catch { return "\(error)" }
+        Issue.record("expected the workflow to be refused")
+        return ""
+    }
+
+    func emitting(_ vars: String, label: String) -> String {
+        "name: v\nvars: {\(vars)}\nstages:\n  a:\n    type: emit\n    with: {value: 1, label: \"\(label)\"}\n"
+    }
+
+    @Test func fileVariablesMayUseOtherVariables() throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", emitting(#"W: "${ROOT}/w.bin", ROOT: /data, N: "${M:-4}x${W}""#, label: "${N}"))
+        let wf = try s.session().load(path)
+        #expect(wf.stage(named: "a")!.parameters["label"] == .string("4x/data/w.bin"))
+        #expect(wf.spec.variables == ["ROOT": "/data", "W": "/data/w.bin", "N": "4x/data/w.bin"])
+        // The command line and the environment take part; their own values are used as given.
+        let set = try s.session(environment: ["M": "env"]).load(path, settings: ["ROOT=/x", "W2=${ROOT}"])
+        #expect(set.stage(named: "a")!.parameters["label"] == .string("envx/x/w.bin"))
+    }
+
+    @Test func cyclesAndDeepChainsOfVariablesAreRefused() throws {
+        let s = Scratch()
+        let cycle = s.write("c.yaml", emitting(#"A: "x${B}", B: "${A}", C: "${A}""#, label: "${C}"))
+        #expect(diagnostics { try s.session().load(cycle) } == """
+            error: \(cycle):2:11: field 'vars.A': variables refer to each other in a cycle: A → B → A; a variable cannot depend on itself
+            error: \(cycle):6:29: stage 'a': variable 'C' cannot be expanded; see the error under vars
+            """)
+        let itself = s.write("i.yaml", emitting(#"A: "${A}""#, label: "ok"))
+        #expect(diagnostics { try s.session().load(itself) }.contains("cycle: A → A;"))
+        // V0: ${V1}, V1: ${V2}, … V39: end — deeper than the 32 levels allowed.
+        let chain = (0..<40).map { "V\($0): \"" + ($0 < 39 ? "${V\($0 + 1)}" : "end") + "\"" }.joined(separator: ", ")
+        let deep = s.write("d.yaml", emitting(chain, label: "${V0}"))
+        #expect(diagnostics { try s.session().load(deep) }.contains("variables refer to variables more than 32 levels deep (V0 → V1 → V2 → …)"))
+        // A chain of 20 is fine.
+        let short = (0..<20).map { "V\($0): \"" + ($0 < 19 ? "${V\($0 + 1)}" : "end") + "\"" }.joined(separator: ", ")
+        #expect(try s.session().load(s.write("s.yaml", emitting(short, label: "${V0}"))).stage(named: "a")!.parameters["label"] == .string("end"))
+    }
+
+    /// `${A}` repeated in a small file must not expand to gigabytes (the file here is 9 KB,
+    /// the expansion would be 3 MB), and the refusal is one short line.
+    @Test func expansionBombsAreRefusedWithAShortMessage() throws {
+        let s = Scratch()
+        let big = String(repeating: "a", count: 2000)
+        let bomb = s.write("b.yaml", emitting("A: \(big)", label: String(repeating: "${A}", count: 1500)))
+        let message = diagnostics { try s.session().load(bomb) }
+        #expect(message == "error: \(bomb):6:29: stage 'a': the value expands to more than 1 MiB (at '${A}'); a workflow value may hold at most that")
+        // The same bomb inside vars: refused at the variable.
+        let inVars = s.write("v.yaml", emitting("A: \(big), B: \"" + String(repeating: "${A}", count: 1500) + "\"", label: "${B}"))
+        #expect(diagnostics { try s.session().load(inVars) }.contains("field 'vars.B': the value expands to more than 1 MiB"))
+    }
+
+    @Test func longMessagesAreShortened() {
+        let d = Diagnostic("'" + String(repeating: "é", count: 5000) + "' does not exist")
+        #expect(d.description == "error: '" + String(repeating: "é", count: 999) + "… (4017 more characters)")
+    }
 }
 
 @Suite struct HashTests {

@@ -35,8 +35,19 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         if let stage { subject = "stage '\(stage)'" }
         if let field { subject += subject.isEmpty ? "field '\(field)'" : ", field '\(field)'" }
         if !subject.isEmpty { parts.append(subject) }
-        parts.append(message)
+        parts.append(Self.shortened(message))
         return "error: " + parts.joined(separator: ": ")
+    }
+
+    /// Messages quote the values they refuse; a value of megabytes must not make a
+    /// megabyte error line.
+    static let maxMessageCharacters = 1000
+
+    static func shortened(_ message: String) -> String {
+        guard message.utf8.count > maxMessageCharacters else { return message }
+        let total = message.count
+        guard total > maxMessageCharacters else { return message }
+        return String(message.prefix(maxMessageCharacters)) + "… (\(total - maxMessageCharacters) more characters)"
     }
 }
 

@@ -1,7 +1,14 @@
 /// Expands `${NAME}` and `${NAME:-default}` in workflow scalars. `$${` writes a literal `${`.
 /// Lookup order: command line (`--set NAME=…`), environment, the file's `vars:`.
 struct VariableSubstitution {
-    var lookup: (String) -> String?
+    /// The longest value an expansion may produce. A file of a few megabytes could otherwise
+    /// expand a large variable thousands of times (a billion-laughs bomb of `${A}${A}…`);
+    /// no real path, name or number comes near it.
+    static let maxExpandedBytes = 1 << 20
+
+    /// A variable's value; nil when it is not defined. Throws when the variable's own value
+    /// cannot be expanded (a cycle, too deep; see WorkflowLoader).
+    var lookup: (String) throws -> String?
 
     func expand(_ text: String, at location: SourceLocation) throws -> String {
         guard text.contains("$") else { return text }
@@ -33,12 +40,20 @@ struct VariableSubstitution {
                 guard Self.isValidName(name) else {
                     throw Diagnostic("'${\(body)}' is not a variable reference; names are letters, digits and _", at: location)
                 }
-                if let value = lookup(String(name)) {
+                let found: String?
+                do { found = try lookup(String(name)) } catch var d as Diagnostic {
+                    d.location = d.location ?? location
+                    throw d
+                }
+                if let value = found {
                     out += value
                 } else if let fallback {
                     out += fallback
                 } else {
                     throw Diagnostic("undefined variable '\(name)'; define it under vars:, in the environment, with --set \(name)=…, or give a default ${\(name):-value}", at: location)
+                }
+                if out.utf8.count > Self.maxExpandedBytes {
+                    throw Diagnostic("the value expands to more than \(Self.maxExpandedBytes >> 20) MiB (at '${\(body)}'); a workflow value may hold at most that", at: location)
                 }
                 i = text.index(after: close)
                 continue

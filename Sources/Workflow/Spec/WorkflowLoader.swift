@@ -48,9 +48,11 @@ public struct WorkflowLoader: Sendable {
 
         // Variables: --set beats the environment, which beats the file's defaults.
         var defaults: [String: String] = [:]
+        var varLocations: [String: SourceLocation] = [:]
         if let vars = root["vars"] {
             if let entries = vars.entries {
                 for e in entries {
+                    varLocations[e.key] = e.value.location
                     if case .scalar(let v, _) = e.value.value { defaults[e.key] = v } else {
                         diagnostics.append(Diagnostic("variable '\(e.key)' must be a single value, found \(e.value.kindDescription)", at: e.value.location, field: "vars.\(e.key)"))
                     }
@@ -59,12 +61,20 @@ public struct WorkflowLoader: Sendable {
                 diagnostics.append(Diagnostic("'vars' must be a mapping of NAME: value, found \(vars.kindDescription)", at: vars.location, field: "vars"))
             }
         }
-        var resolved = defaults
-        for (k, _) in defaults { if let e = environment[k] { resolved[k] = e } }
-        for (k, v) in overrides.variables { resolved[k] = v }
         let env = environment
         let cli = overrides.variables
-        let substitution = VariableSubstitution { name in cli[name] ?? env[name] ?? defaults[name] }
+        let fileVariables = Self.expandFileVariables(defaults, locations: varLocations, commandLine: cli,
+                                                     environment: env, diagnostics: &diagnostics)
+        var resolved = fileVariables.values
+        for (k, _) in defaults { if let e = environment[k] { resolved[k] = e } }
+        for (k, v) in overrides.variables { resolved[k] = v }
+        let substitution = VariableSubstitution { name in
+            if let v = cli[name] ?? env[name] ?? fileVariables.values[name] { return v }
+            if fileVariables.failed.contains(name) {
+                throw Diagnostic("variable '\(name)' cannot be expanded; see the error under vars")
+            }
+            return nil
+        }
 
         var name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         if let n = root["name"] {
@@ -106,6 +116,55 @@ public struct WorkflowLoader: Sendable {
         return WorkflowSpec(name: name, file: file, baseDirectory: baseDirectory.standardizedFileURL,
                             variables: resolved, stages: stages,
                             fileDigest: digest ?? SHA256.hex(Data(text.utf8)))
+    }
+
+    /// Deepest chain of file variables that refer to file variables (`A: ${B}`, `B: ${C}`…);
+    /// a deeper chain is refused rather than recursed into.
+    static let maxVariableDepth = 32
+
+    /// The file's `vars:` with references to other variables expanded (`WEIGHTS:
+    /// "${ROOT}/lite0.safetensors"`), each once. Values from the command line and the
+    /// environment are taken as they are (the shell has expanded them). A cycle, a chain
+    /// deeper than `maxVariableDepth` or an over-long value is one diagnostic at the
+    /// variable, and the variable is listed as failed.
+    static func expandFileVariables(_ raw: [String: String], locations: [String: SourceLocation],
+                                    commandLine: [String: String], environment: [String: String],
+                                    diagnostics: inout [Diagnostic]) -> (values: [String: String], failed: Set<String>) {
+        var done: [String: String] = [:]
+        var inCycle: Set<String> = []
+        func value(of name: String, chain: [String]) throws -> String? {
+            if let v = commandLine[name] ?? environment[name] { return v }
+            guard let text = raw[name] else { return nil }
+            if let v = done[name] { return v }
+            let at = locations[name] ?? SourceLocation(file: "<vars>", line: 1, column: 1)
+            if let start = chain.firstIndex(of: name) {
+                inCycle.formUnion(chain[start...])
+                let cycle = (chain[start...] + [name]).joined(separator: " → ")
+                throw Diagnostic("variables refer to each other in a cycle: \(cycle); a variable cannot depend on itself", at: at, field: "vars.\(name)")
+            }
+            guard chain.count < maxVariableDepth else {
+                throw Diagnostic("variables refer to variables more than \(maxVariableDepth) levels deep (\(chain.prefix(3).joined(separator: " → ")) → …)", at: at, field: "vars.\(name)")
+            }
+            let inner = VariableSubstitution { try value(of: $0, chain: chain + [name]) }
+            var expanded: String
+            do { expanded = try inner.expand(text, at: at) } catch var d as Diagnostic {
+                d.field = d.field ?? "vars.\(name)"
+                throw d
+            }
+            done[name] = expanded
+            return expanded
+        }
+        var failed: Set<String> = []
+        for name in raw.keys.sorted() where commandLine[name] == nil && environment[name] == nil {
+            if inCycle.contains(name) { failed.insert(name); continue }  // its cycle is reported once
+            do { _ = try value(of: name, chain: []) } catch let d as Diagnostic {
+                failed.insert(name)
+                if !diagnostics.contains(d) { diagnostics.append(d) }
+            } catch {
+                failed.insert(name)
+            }
+        }
+        return (done, failed)
     }
 
     private func stageSpec(_ entry: YAMLEntry, substitution: VariableSubstitution, diagnostics: inout [Diagnostic]) throws -> StageSpec {
