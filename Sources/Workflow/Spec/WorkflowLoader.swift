@@ -146,7 +146,7 @@ public struct WorkflowLoader: Sendable {
                 throw Diagnostic("variables refer to variables more than \(maxVariableDepth) levels deep (\(chain.prefix(3).joined(separator: " → ")) → …)", at: at, field: "vars.\(name)")
             }
             let inner = VariableSubstitution { try value(of: $0, chain: chain + [name]) }
-            var expanded: String
+            let expanded: String
             do { expanded = try inner.expand(text, at: at) } catch var d as Diagnostic {
                 d.field = d.field ?? "vars.\(name)"
                 throw d
