@@ -94,9 +94,12 @@ struct PrefixGroupedBank: Sendable {
     /// one pass over the bank's groups: the prefix term is computed by subtraction (no
     /// cancellation), the local term by `NearestNeighbourSearch.minimumDistances`.
     func nearest(_ queries: UnsafePointer<Float>, count q: Int, minDistance2: UnsafeMutablePointer<Float>,
-                 queryBlock: Int = 256, bankBlock: Int = 2048) {
+                 queryBlock: Int = 1024, bankBlock: Int = 2048) {
         let g = prefixLength, l = localLength, d = g + l
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * bankBlock)
+        // A run of one image's patches (784 for a 28 × 28 grid) fits one query block, so
+        // the local bank is packed once per run rather than once per 256 queries.
+        let queryBlock = max(1, min(queryBlock, q))
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * min(bankBlock, max(1, rowCount)))
         defer { tile.deallocate() }
         var groupDistance = [Float](repeating: 0, count: groupCount)
         // offset[j] = ‖m_l,j‖² + ‖q_g − m_g,group(j)‖²: the row-independent part of a
