@@ -12,7 +12,7 @@ struct TrainStage: StageType {
         summary: "train the FUN-AD Local-Net with IRMB pseudo-labels and mutual smoothness",
         // Every upstream `features` result is joined in `needs` order (FUN-AD*: the base
         // set, then the synthetic anomalies extracted alone).
-        consumes: [Artifact.features], produces: [Artifact.model],
+        consumes: [Artifact.features], optionallyConsumes: [Artifact.dataset], produces: [Artifact.model],
         parameters: [
             .init("level", .choice(["patch", "image"]), default: .string("patch"),
                   help: "patch: f_ij = [global ‖ local_j] (industrial); image: the global vector only (semantic AD)"),
@@ -55,6 +55,9 @@ struct TrainStage: StageType {
                 .init("tau_n", .double(range: 0...1), default: .double(0.5), help: "normalised distance above which a patch is pseudo-anomalous"),
                 .init("tau_c", .double(range: 0...1), default: .double(0.9), help: "upper end of the ambiguous band that is perturbed"),
             ]), help: "pseudo-labelling thresholds"),
+            // No declared default, so that workflows without it keep their cache keys.
+            .init("synthetic_labels", .choice(["pseudo", "masks"]),
+                  help: "pseudo (unset; METHOD.md step 3): synthetic anomalies are pseudo-labelled like every image; masks: their patches take the labels of their own Perlin masks (the y_syn ablation of the paper's supplement, Table 5; needs the synthesize stage too)"),
             FeatureTransformParameters.declaration,
             .init("batch_patches", .int(range: 1...1_000_000), help: "use this many random patch positions per iteration (not in the paper)"),
             .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
@@ -133,6 +136,14 @@ struct TrainStage: StageType {
             context.announce("training on \(features.ids.count) images: " + features.parts.map { "\($0.images) from \($0.stage)" }.joined(separator: " + "))
         }
         var config = try configuration(p)
+        if p.optionalString("synthetic_labels") == "masks" {
+            config.fixedPatchLabels = try SyntheticMaskLabels.load(context, ids: features.ids, level: level)
+            let patches = config.fixedPatchLabels.values.reduce(0) { $0 + $1.count }
+            let anomalous = config.fixedPatchLabels.values.reduce(0) { $0 + $1.reduce(0) { $0 + Int($1) } }
+            context.announce("\(config.fixedPatchLabels.count) synthetic images labelled by their masks: \(anomalous) of \(patches) patches anomalous")
+            context.record("synthetic_labels", ["rule": "masks", "images": config.fixedPatchLabels.count,
+                                                "anomalous_patches": anomalous, "patches": patches] as [String: Any])
+        }
         let hooks = try HookSet(context)
         bind(hooks, into: &config, fraction: Float(p.double("bank.fraction")))
         let trainer = FunADTrainer(configuration: config)

@@ -124,9 +124,22 @@ public struct FunADTrainer: Sendable {
                 }
                 let distances = NearestBankDistance.distances(nn, zeroBelow: c.zeroDistanceBelow)
                 // 3. Pseudo-labels.
-                let assignment = try c.pseudoLabels.assign(distances: distances, moment: moment)
+                var assignment = try c.pseudoLabels.assign(distances: distances, moment: moment)
                 guard assignment.labels.count == rows else {
                     throw TrainingError("pseudo-label policy '\(c.pseudoLabels.summary)' returned \(assignment.labels.count) labels for \(rows) patches")
+                }
+                // Images with fixed labels (Table 5's y_syn: synthetic anomalies and their
+                // masks) take them instead, and are never ambiguous, so never perturbed.
+                if !c.fixedPatchLabels.isEmpty {
+                    var fixedRows = Set<Int>()
+                    for (k, image) in images.enumerated() {
+                        guard let fixed = c.fixedPatchLabels[image] else { continue }
+                        for (jj, j) in positions.enumerated() {
+                            assignment.labels[k * pb + jj] = fixed[j]
+                            fixedRows.insert(k * pb + jj)
+                        }
+                    }
+                    if !fixedRows.isEmpty { assignment.ambiguous.removeAll { fixedRows.contains($0) } }
                 }
                 // 4. Mutual pairs among the clean adapted features.
                 let pairs = c.mutualSmoothness

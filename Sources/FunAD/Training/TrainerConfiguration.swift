@@ -103,6 +103,11 @@ public struct TrainerConfiguration: Sendable {
     /// 209 images of 784×1536) so the bank is a gather; false forwards the bank images
     /// again instead (same bank up to float rounding, for sets too large for memory).
     public var keepAdaptedFeatures = true
+    /// Patch labels that replace the pseudo-labels of some training images: image index →
+    /// one label per patch position (1 = anomalous). The y_syn ablation of the paper's
+    /// supplement (Table 5): synthetic anomalies supervised by their own Perlin masks.
+    /// Empty (the default, METHOD.md step 3): every image is pseudo-labelled.
+    public var fixedPatchLabels: [Int: [UInt8]] = [:]
 
     public init() {}
 
@@ -131,6 +136,9 @@ public struct TrainerConfiguration: Sendable {
         if let n = patchSubsampling.batchPatches { out.append("batch uses \(n) random patch positions per iteration (paper: all)") }
         if let n = patchSubsampling.bankPatches { out.append("bank keeps \(n) random patches per image (paper: all)") }
         if hidden1 != 1024 || hidden2 != 128 { out.append("head \(hidden1)-\(hidden2)-1 (paper: 1024-128-1)") }
+        if !fixedPatchLabels.isEmpty {
+            out.append("\(fixedPatchLabels.count) images labelled by their masks instead of pseudo-labels (synthetic anomalies; paper supplement Table 5 ablation)")
+        }
         return out
     }
 
@@ -151,6 +159,14 @@ public struct TrainerConfiguration: Sendable {
         guard checkpointEveryEpochs >= 0 else { throw fail("checkpointEveryEpochs must be ≥ 0, got \(checkpointEveryEpochs)") }
         if case .everyIterations(let n) = bankRefresh, n < 1 {
             throw fail("bank refresh every \(n) iterations; expected ≥ 1")
+        }
+        for (image, labels) in fixedPatchLabels.sorted(by: { $0.key < $1.key }) {
+            guard (0..<imageCount).contains(image) else {
+                throw fail("fixedPatchLabels names image \(image); the feature set has images 0..<\(imageCount)")
+            }
+            guard labels.count == patchesPerImage, labels.allSatisfy({ $0 <= 1 }) else {
+                throw fail("fixedPatchLabels of image \(image): \(labels.count) labels; expected \(patchesPerImage) values of 0 or 1")
+            }
         }
         for (name, v) in [("patchSubsampling.batchPatches", patchSubsampling.batchPatches),
                           ("patchSubsampling.bankPatches", patchSubsampling.bankPatches)] {

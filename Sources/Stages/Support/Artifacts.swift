@@ -92,6 +92,9 @@ struct FeaturesManifest: Codable {
     var dtype: String
     var trainCount: Int
     var testCount: Int
+    /// The square resize before the centre crop (absent in manifests of earlier funad
+    /// versions, which always used 256 → 224).
+    var resize: Int? = nil
     static let file = "features.json", trainFile = "train.features", testFile = "test.features"
 }
 
