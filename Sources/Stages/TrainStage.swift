@@ -3,7 +3,9 @@ import FunAD
 import Workflow
 
 /// `train`: FUN-AD training of Local-Net φ on the training features (METHOD.md "One
-/// training iteration"). Sees features only: no labels, no dataset. Checkpoints go to
+/// training iteration"). Sees features only: no labels, no dataset (the one exception is
+/// the y_syn ablation, `synthetic_labels: masks`, which reads the synthesize stage's own
+/// masks of its synthetic images, never a real image's label). Checkpoints go to
 /// the stage's resume folder, so a killed training continues from its last checkpoint.
 /// Defaults are the paper's; every departure is listed in the run record.
 struct TrainStage: StageType {
