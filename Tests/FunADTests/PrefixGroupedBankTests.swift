@@ -23,16 +23,7 @@ import Testing
     }
 
     func bruteForce(_ queries: [Float], _ bank: [Float], d: Int) -> [Double] {
-        let q = queries.count / d, m = bank.count / d
-        return (0..<q).map { i in
-            var best = Double.infinity
-            for j in 0..<m {
-                var s = 0.0
-                for k in 0..<d { let t = Double(queries[i * d + k]) - Double(bank[j * d + k]); s += t * t }
-                best = min(best, s)
-            }
-            return best
-        }
+        BruteForceNearest.squaredDistances(queries: queries, bank: bank, dimension: d)
     }
 
     func nearest(_ s: NearestNeighbourSearch, _ queries: [Float]) -> [Float] {
