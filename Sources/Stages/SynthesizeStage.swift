@@ -7,6 +7,10 @@ import Workflow
 /// Images are synthesised at the 256×256 resize, before the centre crop, so that the
 /// extract stage's Resize(256) → CenterCrop(224) treats them like every other image.
 struct SynthesizeStage: StageType {
+    /// The folder of the output that holds each synthetic image's mask, `<id>.png`
+    /// (read back by `train` with `synthetic_labels: masks`).
+    static let maskFolder = "synthetic-masks"
+
     let declaration = StageDeclaration(
         type: "synthesize", version: 1,
         summary: "add Perlin-noise synthetic anomalies (unlabelled) to the training set",
@@ -27,7 +31,7 @@ struct SynthesizeStage: StageType {
         context.announce("making \(n) synthetic anomalies from \(urls.count) training images")
         let samples = try synth.synthesize(trainingCount: urls.count) { i in try preprocess.image(at: urls[i]) }
         let imageDir = context.outputDirectory.appendingPathComponent("synthetic")
-        let maskDir = context.outputDirectory.appendingPathComponent("synthetic-masks")
+        let maskDir = context.outputDirectory.appendingPathComponent(Self.maskFolder)
         try FileManager.default.createDirectory(at: imageDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: maskDir, withIntermediateDirectories: true)
         var details: [[String: Any]] = []

@@ -11,7 +11,7 @@ import Workflow
 enum SyntheticMaskLabels {
     /// Where the synthesize stage writes the mask of synthetic image `id`.
     static func maskURL(synthesizeOutput dir: URL, id: String) -> URL {
-        dir.appendingPathComponent("synthetic-masks").appendingPathComponent("\(id).png")
+        dir.appendingPathComponent(SynthesizeStage.maskFolder).appendingPathComponent("\(id).png")
     }
 
     /// Joined training-image index → patch labels, for every synthetic image among `ids`.
