@@ -21,11 +21,30 @@ public enum CoresetBench {
         public var headVarianceShare: Double
         /// Picks equal, in order (nil without the exhaustive run).
         public var identical: Bool?
+        /// The partitioned greedy (`--block`): its wall seconds, blocks and coverage.
+        public var blocked: Blocked?
+        /// Coverage of the pruned (= reference) picks.
+        public var coverage: Coverage?
+    }
+
+    public struct Blocked: Sendable {
+        public var blockPatches: Int
+        public var summary: String
+        public var seconds: Double
+        public var coverage: Coverage
+    }
+
+    /// How far sampled training patches lie from their nearest coreset patch (full
+    /// dimension, Euclidean): the covering radius the greedy minimises, on a sample.
+    public struct Coverage: Sendable {
+        public var sampledPatches: Int
+        public var mean: Double
+        public var maximum: Double
     }
 
     /// Runs the pruned search and, when `reference` is set, the exhaustive one first.
     public static func run(features: some PatchFeatureSource, fraction: Double, seed: UInt64,
-                           reference: Bool) throws -> Result {
+                           reference: Bool, blockPatches: Int? = nil) throws -> Result {
         var exhaustivePicks: [Int]?, exhaustiveSeconds: Double?
         if reference {
             let t = try seconds { exhaustivePicks = try CoresetSampler(fraction: fraction, seed: seed, search: .exhaustive).select(from: features) }
@@ -34,9 +53,50 @@ public enum CoresetBench {
         let stats = CoresetStatistics()
         var picks = [Int]()
         let t = try seconds { picks = try CoresetSampler(fraction: fraction, seed: seed, search: .pruned).select(from: features, statistics: stats) }
-        return Result(points: stats.points, dimension: features.dimension, picks: picks.count, groups: stats.groups,
-                      exhaustiveSeconds: exhaustiveSeconds, prunedSeconds: t, groupingSeconds: stats.groupingSeconds,
-                      prunedShare: stats.prunedShare, headVarianceShare: stats.headVarianceShare, identical: exhaustivePicks.map { $0 == picks })
+        var result = Result(points: stats.points, dimension: features.dimension, picks: picks.count, groups: stats.groups,
+                            exhaustiveSeconds: exhaustiveSeconds, prunedSeconds: t, groupingSeconds: stats.groupingSeconds,
+                            prunedShare: stats.prunedShare, headVarianceShare: stats.headVarianceShare,
+                            identical: exhaustivePicks.map { $0 == picks })
+        if let blockPatches {
+            let sampler = CoresetSampler(fraction: fraction, seed: seed, blockPatches: blockPatches)
+            var blockedPicks = [Int]()
+            let tb = try seconds { blockedPicks = try sampler.select(from: features) }
+            result.coverage = try coverage(of: picks, in: features)
+            result.blocked = Blocked(blockPatches: blockPatches,
+                                     summary: sampler.summary(patchesPerImage: features.patchesPerImage, imageCount: features.imageCount),
+                                     seconds: tb, coverage: try coverage(of: blockedPicks, in: features))
+        }
+        return result
+    }
+
+    /// Images sampled for `coverage`: eight, evenly spaced (all when fewer).
+    static let coverageImages = 8
+
+    /// Distances from the patches of evenly spaced training images to the nearest of the
+    /// picked patches (PatchCore's own exact search over the picked bank).
+    static func coverage(of picks: [Int], in features: some PatchFeatureSource) throws -> Coverage {
+        let p = features.patchesPerImage, d = features.dimension
+        var buf = [Float](repeating: 0, count: p * d)
+        var byImage = [Int: [Int]]()
+        for flat in picks { byImage[flat / p, default: []].append(flat % p) }
+        var bank = [Float](); bank.reserveCapacity(picks.count * d)
+        for image in byImage.keys.sorted() {
+            try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: image, into: $0.baseAddress!) }
+            for patch in byImage[image]! { bank += buf[(patch * d)..<((patch + 1) * d)] }
+        }
+        let model = try PatchCore(bank: bank, dimension: d)
+        let count = min(coverageImages, features.imageCount)
+        var sum = 0.0, maximum = 0.0
+        var scores = [Float](repeating: 0, count: p)
+        for s in 0..<count {
+            let image = s * features.imageCount / count
+            try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: image, into: $0.baseAddress!) }
+            try buf.withUnsafeBufferPointer { b in
+                try scores.withUnsafeMutableBufferPointer { try model.scorePatches(b.baseAddress!, count: p, into: $0.baseAddress!) }
+            }
+            for v in scores { sum += Double(v); maximum = max(maximum, Double(v)) }
+        }
+        return Coverage(sampledPatches: count * p, mean: sum / Double(count * p), maximum: maximum)
     }
 
     static func seconds(_ body: () throws -> Void) rethrows -> Double {

@@ -13,6 +13,9 @@ struct PatchCoreStage: StageType {
         consumes: [Artifact.features], produces: [Artifact.model],
         parameters: [
             .init("coreset", .double(range: 0.0001...1), default: .double(0.1), help: "fraction of training patches kept by greedy coreset selection (1: all)"),
+            // No declared default, so that workflows without it keep their cache keys.
+            .init("coreset_block", .int(range: 1...Int(Int32.max)),
+                  help: "run the greedy coreset on blocks of at most this many patches (whole images, dealt in turn) and keep the union: far faster on large sets, not the same picks (unset: one greedy over all patches, as the reference)"),
             .init("projection_dim", .int(range: 1...100_000), default: .int(128), help: "random projection used by the coreset selection"),
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seed of the projection and start points"),
             .init("level", .choice(["patch", "image"]), default: .string("patch"), help: "patch features or the global vector only"),
@@ -26,7 +29,8 @@ struct PatchCoreStage: StageType {
         let transform = try FeatureTransformParameters.transform(p)
         let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         let fraction = p.double("coreset")
-        let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed"))) : nil
+        let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed")),
+                                                    blockPatches: p.optionalInt("coreset_block")) : nil
         let total = source.imageCount * source.patchesPerImage
         context.announce("bank from \(total) training patches\(sampler.map { ", coreset \($0.targetCount(of: total))" } ?? "")")
         // The coreset search takes minutes on MTD: report it, and stop on Ctrl-C.
@@ -40,6 +44,7 @@ struct PatchCoreStage: StageType {
                             to: context.outputDirectory.appendingPathComponent(ModelManifest.file))
         context.record("bank_patches", model.bankSize)
         context.record("bank_search", model.bankSearchSummary)
+        if let sampler { context.record("coreset", sampler.summary(patchesPerImage: source.patchesPerImage, imageCount: source.imageCount)) }
         context.record("seed", p.int("seed"))
         context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
     }

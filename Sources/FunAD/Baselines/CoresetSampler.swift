@@ -21,11 +21,25 @@ public struct CoresetSampler: Sendable {
     public var seed: UInt64
     /// How each greedy step finds the points the newcomer moves; never changes the picks.
     public var search: CoresetSearch = .pruned
+    /// At most this many patches per block of the partitioned greedy (`PartitionedGreedy`);
+    /// nil, or a set no larger than one block, runs the reference's one greedy over all
+    /// patches. Unlike `search`, blocks change the picks: an approximation, for speed.
+    public var blockPatches: Int?
 
     public init(fraction: Double, projectionDimension: Int = 128, startPoints: Int = 10, seed: UInt64,
-                search: CoresetSearch = .pruned) {
+                search: CoresetSearch = .pruned, blockPatches: Int? = nil) {
         self.fraction = fraction; self.projectionDimension = projectionDimension
         self.startPoints = startPoints; self.seed = seed; self.search = search
+        self.blockPatches = blockPatches
+    }
+
+    /// How the coreset was chosen, for run records: the search, and the blocks if any.
+    public func summary(patchesPerImage p: Int, imageCount: Int) -> String {
+        let n = p * imageCount, target = targetCount(of: n)
+        let head = "greedy, \(target) of \(n) patches, \(search.rawValue) search"
+        guard let blockPatches, n > blockPatches else { return head + ", one block (the reference's picks)" }
+        let plan = PartitionedGreedy(imageCount: imageCount, patchesPerImage: p, blockPatches: blockPatches, target: target)
+        return head + ", \(plan.blocks.count) blocks of ≤ \(max(1, blockPatches / p)) images (≤ \(blockPatches) patches), union of their picks"
     }
 
     /// Number of points kept out of n: Int(n · fraction), at least 1.
@@ -157,6 +171,9 @@ public struct CoresetSampler: Sendable {
         guard startPoints > 0, projectionDimension > 0 else {
             throw InferenceError("patchcore: start points and projection dimension must be positive")
         }
+        if let blockPatches, blockPatches < 1 {
+            throw InferenceError("patchcore: coreset blocks of \(blockPatches) patches: expected at least 1")
+        }
         let p = features.patchesPerImage, d = features.dimension
         let n = features.imageCount * p
         guard n > 0 else { throw InferenceError("patchcore: no training patches") }
@@ -180,6 +197,29 @@ public struct CoresetSampler: Sendable {
                 projected.replaceSubrange((img * p * k)..<((img + 1) * p * k), with: buf)
             }
         }
+        let target = targetCount(of: n)
+        if let blockPatches, n > blockPatches {
+            let plan = PartitionedGreedy(imageCount: features.imageCount, patchesPerImage: p, blockPatches: blockPatches,
+                                         target: target)
+            var picks = [Int](); picks.reserveCapacity(target)
+            for b in plan.blocks.indices where plan.targets[b] > 0 {
+                var block = plan.gather(block: b, from: projected, dimension: k)
+                let done = picks.count
+                let local = try greedy(&block, count: plan.blocks[b].count * p, dimension: k, rng: &rng,
+                                       select: plan.targets[b], statistics: nil, progress: { try progress(done + $0, target) })
+                picks += local.map { plan.globalIndex($0, block: b) }
+                try progress(picks.count, target)
+            }
+            return picks
+        }
+        return try greedy(&projected, count: n, dimension: k, rng: &rng, select: target, statistics: statistics,
+                          progress: { try progress($0, target) })
+    }
+
+    /// The greedy over n projected points with this sampler's search: the anchors come
+    /// from `rng` (distinct, `startPoints` of them at most), then `target` picks.
+    func greedy(_ projected: inout [Float], count n: Int, dimension k: Int, rng: inout SplitMix64, select target: Int,
+                statistics: CoresetStatistics?, progress: (Int) throws -> Void) throws -> [Int] {
         var anchors = [Int]()
         let anchorCount = min(startPoints, n)
         while anchors.count < anchorCount {
@@ -188,13 +228,10 @@ public struct CoresetSampler: Sendable {
         }
         switch search {
         case .exhaustive:
-            let target = targetCount(of: n)
-            return try Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: target,
-                                   progress: { try progress($0, target) })
+            return try Self.greedy(projected, count: n, dimension: k, anchors: anchors, select: target, progress: progress)
         case .pruned:
-            let target = targetCount(of: n)
             return try PrunedGreedy.select(&projected, count: n, dimension: k, anchors: anchors, select: target,
-                                           statistics: statistics, progress: { try progress($0, target) })
+                                           statistics: statistics, progress: progress)
         }
     }
 }

@@ -96,6 +96,7 @@ public struct Parameters: Sendable, Hashable {
     public func bool(_ path: String) -> Bool { value(at: path)?.boolValue ?? false }
     public func string(_ path: String) -> String { value(at: path)?.stringValue ?? "" }
     public func optionalString(_ path: String) -> String? { value(at: path)?.stringValue }
+    public func optionalInt(_ path: String) -> Int? { value(at: path)?.intValue }
 
     public var canonicalJSON: String { ParameterValue.object(values).canonicalJSON }
 }
