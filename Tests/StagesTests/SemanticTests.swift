@@ -99,6 +99,26 @@ import Workflow
         }
     }
 
+    /// PatchCore's coreset by blocks through the stage: 15 training vectors (one per image
+    /// at `level: image`), 40 % kept = 6, blocks of ≤ 5 images → 3 blocks of 2 picks; the
+    /// run record says so. A block of 0 patches is refused when the workflow loads.
+    @Test func patchCoreCoresetByBlocksIsRecorded() async throws {
+        let wf = try TinyWorkflow(Self.workflow, prefix: "funad-semantic-blocks")
+        defer { wf.remove() }
+        try Self.makeSet(at: wf.dir.appendingPathComponent("set"))
+        let run = try await wf.run(settings: ["patchcore.coreset=0.4", "patchcore.coreset_block=5"])
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+        #expect(run.summary("patchcore")["bank_patches"] as? Int == 6)
+        let coreset = run.summary("patchcore")["coreset"] as? String ?? ""
+        #expect(coreset.contains("6 of 15 patches") && coreset.contains("3 blocks of ≤ 5 images"), "\(coreset)")
+        do {
+            _ = try await wf.run(settings: ["patchcore.coreset=0.4", "patchcore.coreset_block=0"])
+            Issue.record("coreset_block 0 was accepted")
+        } catch {
+            #expect("\(error)".contains("coreset_block"), "\(error)")
+        }
+    }
+
     /// The shipped `workflows/semantic.yaml`, unchanged but for sizes set from the command
     /// line and a seeded random weights file, runs end to end on the generated set.
     @Test func shippedSemanticWorkflowRuns() async throws {
