@@ -21,8 +21,8 @@ public enum CoresetBench {
         public var headVarianceShare: Double
         /// Picks equal, in order (nil without the exhaustive run).
         public var identical: Bool?
-        /// The partitioned greedy (`--block`): its wall seconds, blocks and coverage.
-        public var blocked: Blocked?
+        /// The partitioned greedy per `--block`: its wall seconds, blocks and coverage.
+        public var blocked: [Blocked] = []
         /// Coverage of the pruned (= reference) picks.
         public var coverage: Coverage?
     }
@@ -44,7 +44,7 @@ public enum CoresetBench {
 
     /// Runs the pruned search and, when `reference` is set, the exhaustive one first.
     public static func run(features: some PatchFeatureSource, fraction: Double, seed: UInt64,
-                           reference: Bool, blockPatches: Int? = nil) throws -> Result {
+                           reference: Bool, blockPatches: [Int] = []) throws -> Result {
         var exhaustivePicks: [Int]?, exhaustiveSeconds: Double?
         if reference {
             let t = try seconds { exhaustivePicks = try CoresetSampler(fraction: fraction, seed: seed, search: .exhaustive).select(from: features) }
@@ -57,14 +57,14 @@ public enum CoresetBench {
                             exhaustiveSeconds: exhaustiveSeconds, prunedSeconds: t, groupingSeconds: stats.groupingSeconds,
                             prunedShare: stats.prunedShare, headVarianceShare: stats.headVarianceShare,
                             identical: exhaustivePicks.map { $0 == picks })
-        if let blockPatches {
+        if !blockPatches.isEmpty { result.coverage = try coverage(of: picks, in: features) }
+        for blockPatches in blockPatches {
             let sampler = CoresetSampler(fraction: fraction, seed: seed, blockPatches: blockPatches)
             var blockedPicks = [Int]()
             let tb = try seconds { blockedPicks = try sampler.select(from: features) }
-            result.coverage = try coverage(of: picks, in: features)
-            result.blocked = Blocked(blockPatches: blockPatches,
+            result.blocked.append(Blocked(blockPatches: blockPatches,
                                      summary: sampler.summary(patchesPerImage: features.patchesPerImage, imageCount: features.imageCount),
-                                     seconds: tb, coverage: try coverage(of: blockedPicks, in: features))
+                                     seconds: tb, coverage: try coverage(of: blockedPicks, in: features)))
         }
         return result
     }
