@@ -441,7 +441,7 @@ out += ["## Not run", ""] + (missing or ["- Everything listed above finished."])
         "- Not measured here (issue 10, left open): Lite2, and the feature options on the full set and over 3 seeds; "
         + ("the floating-point spread on the full MTD set for seeds 1 and 2 (item 8 has seed 0); " if os.path.exists(fp_mtd)
            else "the floating-point spread on the full MTD set (item 8 is the demo set); ")
-        + "accuracy against wall time for more than the schedules of item 7. "
+        + "accuracy against wall time on the full set beyond the step counts of docs/SCHEDULE.md (`scripts/mtd-steps`). "
         "20 % contamination (3 seeds) is in docs/RESULTS.md, from `workflows/mtd-sweep.yaml`. "
         "The full `workflows/mtd.yaml` wall time and peak memory are in the README's MTD table (`scripts/mtd-results`).",
         stale_line(), ""]
