@@ -16,6 +16,8 @@ struct PatchCoreStage: StageType {
             // No declared default, so that workflows without it keep their cache keys.
             .init("coreset_block", .int(range: 1...Int(Int32.max)),
                   help: "run the greedy coreset on blocks of at most this many patches (whole images, dealt in turn) and keep the union: far faster on large sets, not the same picks (unset: one greedy over all patches, as the reference)"),
+            .init("coreset_oversample", .int(range: 2...1000),
+                  help: "with coreset_block: each block picks this many times its share and a second greedy over the union of their picks chooses the coreset (unset: the union is the coreset)"),
             .init("projection_dim", .int(range: 1...100_000), default: .int(128), help: "random projection used by the coreset selection"),
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seed of the projection and start points"),
             .init("level", .choice(["patch", "image"]), default: .string("patch"), help: "patch features or the global vector only"),
@@ -29,8 +31,12 @@ struct PatchCoreStage: StageType {
         let transform = try FeatureTransformParameters.transform(p)
         let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         let fraction = p.double("coreset")
+        if p.optionalInt("coreset_oversample") != nil, p.optionalInt("coreset_block") == nil {
+            throw StageError("parameter 'coreset_oversample' needs 'coreset_block': it sets how many picks each block makes")
+        }
         let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed")),
-                                                    blockPatches: p.optionalInt("coreset_block")) : nil
+                                                    blockPatches: p.optionalInt("coreset_block"),
+                                                    blockOversample: p.optionalInt("coreset_oversample")) : nil
         let total = source.imageCount * source.patchesPerImage
         context.announce("bank from \(total) training patches\(sampler.map { ", coreset \($0.targetCount(of: total))" } ?? "")")
         // The coreset search takes minutes on MTD: report it, and stop on Ctrl-C.

@@ -101,6 +101,39 @@ import Testing
         #expect(clustersHit.count == clusters)
     }
 
+    /// Two rounds (`blockOversample`): the blocks pick m times their share with the same
+    /// draws as one round asking for m times the target, so the final picks lie in that
+    /// union; and the second round is a farthest-first greedy over the union, whose picks
+    /// are pairwise at least as far apart as any union point lies from its nearest pick
+    /// (the selection value never rises). Without projection (k = d) this is checked in
+    /// the raw features.
+    @Test func secondRoundIsAGreedyOverTheBlocksUnion() throws {
+        let images = 40, p = 10, d = 12
+        let all = features(images: images, p: p, d: d, clusters: 6, seed: 17)
+        let twoRounds = CoresetSampler(fraction: 0.1, projectionDimension: d, seed: 8, blockPatches: 100, blockOversample: 3)
+        let picks = try twoRounds.select(from: all)
+        #expect(picks.count == 40 && Set(picks).count == 40)
+        let union = try CoresetSampler(fraction: 0.3, projectionDimension: d, seed: 8, blockPatches: 100).select(from: all)
+        #expect(union.count == 120)
+        #expect(Set(picks).isSubset(of: Set(union)))
+        func distance(_ a: Int, _ b: Int) -> Float {
+            var s: Float = 0
+            for t in 0..<d { let x = all.values[a * d + t] - all.values[b * d + t]; s += x * x }
+            return s.squareRoot()
+        }
+        var closestPair = Float.infinity
+        for i in picks.indices { for j in picks.indices where j > i { closestPair = min(closestPair, distance(picks[i], picks[j])) } }
+        let farthest = union.map { u in picks.map { distance(u, $0) }.min()! }.max()!
+        #expect(farthest > 0 && closestPair >= farthest * (1 - 1e-4), "picks \(closestPair) apart, a union point \(farthest) from them")
+        // Every cluster is still hit; the summary names both rounds.
+        #expect(Set(picks.map { ($0 / p + $0 % p) % 6 }).count == 6)
+        #expect(twoRounds.summary(patchesPerImage: p, imageCount: images).hasSuffix(
+            "4 blocks of ≤ 10 images (≤ 100 patches) picking 3× their share (120), then the greedy over that union"))
+        #expect(throws: InferenceError.self) {
+            try CoresetSampler(fraction: 0.1, seed: 0, blockPatches: 100, blockOversample: 1).select(from: all)
+        }
+    }
+
     @Test func rejectsEmptyBlocks() {
         let all = features(images: 4, p: 4, d: 8, clusters: 2, seed: 1)
         #expect(throws: InferenceError.self) { try CoresetSampler(fraction: 0.5, seed: 0, blockPatches: 0).select(from: all) }

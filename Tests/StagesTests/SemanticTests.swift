@@ -117,6 +117,16 @@ import Workflow
         } catch {
             #expect("\(error)".contains("coreset_block"), "\(error)")
         }
+        // Two rounds: the blocks pick 2 × 6 = 12, the greedy over that union keeps 6.
+        let twice = try await wf.run(settings: ["patchcore.coreset=0.4", "patchcore.coreset_block=5", "patchcore.coreset_oversample=2"])
+        try #require(twice.succeeded, "failures: \(twice.failureMessages)")
+        #expect(twice.summary("patchcore")["bank_patches"] as? Int == 6)
+        let merged = twice.summary("patchcore")["coreset"] as? String ?? ""
+        #expect(merged.hasSuffix("picking 2× their share (12), then the greedy over that union"), "\(merged)")
+        // Oversampling without blocks means nothing: the stage says so instead of ignoring it.
+        let alone = try await wf.run(settings: ["patchcore.coreset=0.4", "patchcore.coreset_oversample=2"])
+        #expect(!alone.succeeded && alone.failureMessages.joined().contains("'coreset_oversample' needs 'coreset_block'"),
+                "\(alone.failureMessages)")
     }
 
     /// The shipped `workflows/semantic.yaml`, unchanged but for sizes set from the command

@@ -25,12 +25,16 @@ public struct CoresetSampler: Sendable {
     /// nil, or a set no larger than one block, runs the reference's one greedy over all
     /// patches. Unlike `search`, blocks change the picks: an approximation, for speed.
     public var blockPatches: Int?
+    /// With blocks: each block picks this many times its share and a second greedy over
+    /// the union of their picks chooses the coreset (the two-round composable coreset,
+    /// closer to the one greedy's farthest-first order). nil: one round, the union itself.
+    public var blockOversample: Int?
 
     public init(fraction: Double, projectionDimension: Int = 128, startPoints: Int = 10, seed: UInt64,
-                search: CoresetSearch = .pruned, blockPatches: Int? = nil) {
+                search: CoresetSearch = .pruned, blockPatches: Int? = nil, blockOversample: Int? = nil) {
         self.fraction = fraction; self.projectionDimension = projectionDimension
         self.startPoints = startPoints; self.seed = seed; self.search = search
-        self.blockPatches = blockPatches
+        self.blockPatches = blockPatches; self.blockOversample = blockOversample
     }
 
     /// How the coreset was chosen, for run records: the search, and the blocks if any.
@@ -38,8 +42,17 @@ public struct CoresetSampler: Sendable {
         let n = p * imageCount, target = targetCount(of: n)
         let head = "greedy, \(target) of \(n) patches, \(search.rawValue) search"
         guard let blockPatches, n > blockPatches else { return head + ", one block (the reference's picks)" }
-        let plan = PartitionedGreedy(imageCount: imageCount, patchesPerImage: p, blockPatches: blockPatches, target: target)
-        return head + ", \(plan.blocks.count) blocks of ≤ \(max(1, blockPatches / p)) images (≤ \(blockPatches) patches), union of their picks"
+        let plan = PartitionedGreedy(imageCount: imageCount, patchesPerImage: p, blockPatches: blockPatches,
+                                     target: firstRoundTarget(target, of: n))
+        let blocks = ", \(plan.blocks.count) blocks of ≤ \(max(1, blockPatches / p)) images (≤ \(blockPatches) patches)"
+        guard let m = blockOversample else { return head + blocks + ", union of their picks" }
+        return head + blocks + " picking \(m)× their share (\(plan.targets.reduce(0, +))), then the greedy over that union"
+    }
+
+    /// Picks of the blocks' round: the target, or `blockOversample` times it (at most n).
+    func firstRoundTarget(_ target: Int, of n: Int) -> Int {
+        guard let m = blockOversample else { return target }
+        return min(n, target.multipliedReportingOverflow(by: m).overflow ? n : target * m)
     }
 
     /// Number of points kept out of n: Int(n · fraction), at least 1.
@@ -174,6 +187,9 @@ public struct CoresetSampler: Sendable {
         if let blockPatches, blockPatches < 1 {
             throw InferenceError("patchcore: coreset blocks of \(blockPatches) patches: expected at least 1")
         }
+        if let blockOversample, blockOversample < 2 {
+            throw InferenceError("patchcore: coreset oversampling \(blockOversample): expected at least 2 (unset for one round)")
+        }
         let p = features.patchesPerImage, d = features.dimension
         let n = features.imageCount * p
         guard n > 0 else { throw InferenceError("patchcore: no training patches") }
@@ -199,18 +215,31 @@ public struct CoresetSampler: Sendable {
         }
         let target = targetCount(of: n)
         if let blockPatches, n > blockPatches {
+            let first = firstRoundTarget(target, of: n)
             let plan = PartitionedGreedy(imageCount: features.imageCount, patchesPerImage: p, blockPatches: blockPatches,
-                                         target: target)
-            var picks = [Int](); picks.reserveCapacity(target)
+                                         target: first)
+            // Progress counts both rounds' picks: the blocks' `first`, then the final `target`.
+            let total = first == target && blockOversample == nil ? target : first + target
+            var picks = [Int](); picks.reserveCapacity(first)
             for b in plan.blocks.indices where plan.targets[b] > 0 {
                 var block = plan.gather(block: b, from: projected, dimension: k)
                 let done = picks.count
                 let local = try greedy(&block, count: plan.blocks[b].count * p, dimension: k, rng: &rng,
-                                       select: plan.targets[b], statistics: nil, progress: { try progress(done + $0, target) })
+                                       select: plan.targets[b], statistics: nil, progress: { try progress(done + $0, total) })
                 picks += local.map { plan.globalIndex($0, block: b) }
-                try progress(picks.count, target)
+                try progress(picks.count, total)
             }
-            return picks
+            guard blockOversample != nil else { return picks }
+            // Second round: the greedy over the union's projected points, in patch order.
+            let union = picks.sorted()
+            var merged = [Float](repeating: 0, count: union.count * k)
+            for (row, flat) in union.enumerated() {
+                merged.replaceSubrange((row * k)..<((row + 1) * k), with: projected[(flat * k)..<((flat + 1) * k)])
+            }
+            projected = []
+            let local = try greedy(&merged, count: union.count, dimension: k, rng: &rng, select: target, statistics: nil,
+                                   progress: { try progress(first + $0, total) })
+            return local.map { union[$0] }
         }
         return try greedy(&projected, count: n, dimension: k, rng: &rng, select: target, statistics: statistics,
                           progress: { try progress($0, target) })
