@@ -29,6 +29,8 @@ public enum CoresetBench {
 
     public struct Blocked: Sendable {
         public var blockPatches: Int
+        /// The second round's oversampling (`coreset_oversample`), nil for one round.
+        public var oversample: Int?
         public var summary: String
         public var seconds: Double
         public var coverage: Coverage
@@ -44,7 +46,7 @@ public enum CoresetBench {
 
     /// Runs the pruned search and, when `reference` is set, the exhaustive one first.
     public static func run(features: some PatchFeatureSource, fraction: Double, seed: UInt64,
-                           reference: Bool, blockPatches: [Int] = []) throws -> Result {
+                           reference: Bool, blockPatches: [(patches: Int, oversample: Int?)] = []) throws -> Result {
         var exhaustivePicks: [Int]?, exhaustiveSeconds: Double?
         if reference {
             let t = try seconds { exhaustivePicks = try CoresetSampler(fraction: fraction, seed: seed, search: .exhaustive).select(from: features) }
@@ -58,11 +60,11 @@ public enum CoresetBench {
                             prunedShare: stats.prunedShare, headVarianceShare: stats.headVarianceShare,
                             identical: exhaustivePicks.map { $0 == picks })
         if !blockPatches.isEmpty { result.coverage = try coverage(of: picks, in: features) }
-        for blockPatches in blockPatches {
-            let sampler = CoresetSampler(fraction: fraction, seed: seed, blockPatches: blockPatches)
+        for (blockPatches, oversample) in blockPatches {
+            let sampler = CoresetSampler(fraction: fraction, seed: seed, blockPatches: blockPatches, blockOversample: oversample)
             var blockedPicks = [Int]()
             let tb = try seconds { blockedPicks = try sampler.select(from: features) }
-            result.blocked.append(Blocked(blockPatches: blockPatches,
+            result.blocked.append(Blocked(blockPatches: blockPatches, oversample: oversample,
                                      summary: sampler.summary(patchesPerImage: features.patchesPerImage, imageCount: features.imageCount),
                                      seconds: tb, coverage: try coverage(of: blockedPicks, in: features)))
         }

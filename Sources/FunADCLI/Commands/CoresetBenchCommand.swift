@@ -16,15 +16,15 @@ struct CoresetBenchCommand: ParsableCommand {
     @Option(help: "Seed of the projection and the start points.") var seed: Int = 0
     @Flag(help: "Skip the exhaustive search (its time grows with n²: ~20 min at MTD's 656,208 patches).")
     var prunedOnly = false
-    @Option(help: "Also run the partitioned greedy on blocks of at most this many patches (the patchcore stage's coreset_block), with the coverage of both coresets. Repeatable.")
-    var block: [Int] = []
+    @Option(help: "Also run the partitioned greedy on blocks of at most B patches (the patchcore stage's coreset_block), with the coverage of both coresets; BxM adds the second round with M× picks per block (coreset_oversample). Repeatable.")
+    var block: [String] = []
     @Option(help: "OpenBLAS threads (the projection and the grouping).") var threads: Int = 2
     @OptionGroup var output: BenchOutput
 
     func run() throws {
         guard fraction > 0, fraction <= 1 else { throw ValidationFailure("--fraction \(fraction): expected a value in (0, 1]") }
         if let images, images < 1 { throw ValidationFailure("--images \(images): expected at least 1") }
-        if let bad = block.first(where: { $0 < 1 }) { throw ValidationFailure("--block \(bad): expected at least 1 patch") }
+        let blocks = try block.map(Self.parseBlock)
         var report = BenchReport(area: "coreset", threads: threads, output: output)
         let saved = BLAS.threads
         BLAS.threads = threads
@@ -44,7 +44,7 @@ struct CoresetBenchCommand: ParsableCommand {
             source = ClusteredPatchFeatures(imageCount: images ?? 200)
             what = "seeded clustered features (\(images ?? 200) images)"
         }
-        let r = try CoresetBench.run(features: source, fraction: fraction, seed: UInt64(seed), reference: !prunedOnly, blockPatches: block)
+        let r = try CoresetBench.run(features: source, fraction: fraction, seed: UInt64(seed), reference: !prunedOnly, blockPatches: blocks)
         report.line("\(what): \(r.points) patches × \(r.dimension) → 128, \(r.picks) picks, \(r.groups) groups")
         let detail = "\(r.picks) of \(r.points) patches × \(r.dimension), projected to 128"
         if let t = r.exhaustiveSeconds {
@@ -71,14 +71,28 @@ struct CoresetBenchCommand: ParsableCommand {
                                r.exhaustiveSeconds.map { String(format: ", %.2f× over exhaustive", $0 / b.seconds) } ?? ""))
             report.line(String(format: "  coverage (mean / max) %.4f / %.4f, mean %.3f× the one greedy's",
                                b.coverage.mean, b.coverage.maximum, b.coverage.mean / c.mean))
-            report.add("coreset_blocked_\(b.blockPatches)", b.seconds, "s", higherIsBetter: false, detail: b.summary)
+            let name = "coreset_blocked_\(b.blockPatches)" + (b.oversample.map { "x\($0)" } ?? "")
+            report.add(name, b.seconds, "s", higherIsBetter: false, detail: b.summary)
             if let t = r.exhaustiveSeconds {
-                report.add("coreset_blocked_\(b.blockPatches)_speedup", t / b.seconds, "×", higherIsBetter: true, detail: "exhaustive / blocked")
+                report.add(name + "_speedup", t / b.seconds, "×", higherIsBetter: true, detail: "exhaustive / blocked")
             }
-            report.add("coreset_blocked_\(b.blockPatches)_coverage", b.coverage.mean / c.mean, "×", higherIsBetter: false,
+            report.add(name + "_coverage", b.coverage.mean / c.mean, "×", higherIsBetter: false,
                        detail: "mean distance to the nearest pick, blocks / one greedy")
         }
         report.finish()
+    }
+
+    /// `--block B` or `--block BxM`: B ≥ 1 patches per block, M ≥ 2 picks per share.
+    static func parseBlock(_ text: String) throws -> (patches: Int, oversample: Int?) {
+        let parts = text.split(separator: "x", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let b = Int(parts[0]), b >= 1 else {
+            throw ValidationFailure("--block \(text): expected B (patches per block, at least 1) or BxM (M at least 2)")
+        }
+        guard parts.count == 2 else { return (b, nil) }
+        guard let m = Int(parts[1]), m >= 2 else {
+            throw ValidationFailure("--block \(text): the oversampling M in BxM must be an integer of at least 2")
+        }
+        return (b, m)
     }
 }
 
