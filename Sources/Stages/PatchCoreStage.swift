@@ -5,12 +5,14 @@ import Workflow
 /// `patchcore`: the one-class baseline on the same features — a bank of every training
 /// patch (or a greedy coreset of them), patch score = distance to the nearest bank patch.
 /// On a contaminated training set its bank memorises the anomalies; set it beside
-/// `train` in one workflow to see FUN-AD's advantage.
+/// `train` in one workflow to see FUN-AD's advantage — or give it the training images'
+/// scores of a trained model (`keep_training`, or the `training_images` hook) so that its
+/// bank comes only from the images that model finds most normal.
 struct PatchCoreStage: StageType {
     let declaration = StageDeclaration(
         type: "patchcore", version: 1,
         summary: "one-class PatchCore baseline: nearest-neighbour distance to a (coreset) bank of training patches",
-        consumes: [Artifact.features], produces: [Artifact.model],
+        consumes: [Artifact.features], optionallyConsumes: [Artifact.scores], produces: [Artifact.model],
         parameters: [
             .init("coreset", .double(range: 0.0001...1), default: .double(0.1), help: "fraction of training patches kept by greedy coreset selection (1: all)"),
             // No declared default, so that workflows without it keep their cache keys.
@@ -22,14 +24,20 @@ struct PatchCoreStage: StageType {
             .init("seed", .int(range: 0...Int.max), default: .int(0), help: "seed of the projection and start points"),
             .init("level", .choice(["patch", "image"]), default: .string("patch"), help: "patch features or the global vector only"),
             FeatureTransformParameters.declaration,
-        ])
+            // No declared default: workflows without it keep their cache keys.
+            .init("keep_training", .double(range: 0.0001...1),
+                  help: "with a scores input holding the training images' scores (e.g. FUN-AD's infer): build the bank from this lowest-scored fraction of the training images only (unset: every training image)"),
+        ] + LuaHookParameters.declarations(hooks: ["training_images"]))
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters
         let input = try context.input(Artifact.features)
         let level = p.string("level")
         let transform = try FeatureTransformParameters.transform(p)
-        let source = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
+        let allTraining = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
+        let hooks = try HookSet(context)
+        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining,
+                                                   ids: try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds)
         let fraction = p.double("coreset")
         if p.optionalInt("coreset_oversample") != nil, p.optionalInt("coreset_block") == nil {
             throw StageError("parameter 'coreset_oversample' needs 'coreset_block': it sets how many picks each block makes")
@@ -52,6 +60,7 @@ struct PatchCoreStage: StageType {
         context.record("bank_search", model.bankSearchSummary)
         if let sampler { context.record("coreset", sampler.summary(patchesPerImage: source.patchesPerImage, imageCount: source.imageCount)) }
         context.record("seed", p.int("seed"))
+        try hooks.record(into: context)
         context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
     }
 }

@@ -143,6 +143,8 @@ import Workflow
                 let e = { (l: Float) in EpochStatistics(epoch: 0, loss: l, bce: l, mutualSmoothness: 0, bankImages: 1, pseudoAnomalyShare: 0, mutualPairs: 0) }
                 #expect(try ScriptedEpochEnd(hook: h, seed: 0).stopReason(history: [e(1), e(1), e(1), e(1)], moment: Self.moment()) == "loss flat over 3 epochs")
             case "threshold": #expect(try DeploymentThreshold.choose(trainingScores: values, hook: h, seed: 0).threshold > 0.5)
+            // median ≈ 0.275, MAD ≈ 0.125: the line ≈ 0.83 leaves out the one image at 0.9.
+            case "training_images": #expect(try TrainingImageChoice.scripted(h, scores: values, seed: 0) == [0, 1, 2, 4, 5, 6, 7])
             default: Issue.record("undocumented hook \(doc.name)")
             }
         }

@@ -129,6 +129,76 @@ import Workflow
                 "\(alone.failureMessages)")
     }
 
+    /// PatchCore on the training images FUN-AD finds most normal (`keep_training`, and the
+    /// `training_images` hook). Independent check of which images: with coreset 1 the bank
+    /// holds every patch vector of the kept images, read back from the model file and
+    /// compared with the feature store's rows of the ⌈0.5 · 15⌉ = 8 images a patch-level
+    /// FUN-AD scores lowest (and of images 1-3 for the hook that returns them).
+    @Test func patchCoreKeepsTheTrainingImagesFunADScoresLowest() async throws {
+        let extra = """
+
+          funad-patch:
+            type: train
+            needs: [features]
+            with: {epochs: 2, batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
+          funad-patch-scores: {type: infer, needs: [funad-patch, features], with: {map_size: 32}}
+          clean: {type: patchcore, needs: [features, funad-patch-scores], with: {coreset: 1, keep_training: 0.5}}
+          scripted:
+            type: patchcore
+            needs: [features, funad-patch-scores]
+            with: {coreset: 1, hooks: {training_images: first3.lua}}
+        """
+        let wf = try TinyWorkflow(Self.workflow + extra, prefix: "funad-semantic-clean")
+        defer { wf.remove() }
+        try Self.makeSet(at: wf.dir.appendingPathComponent("set"))
+        try "function training_images(scores, ctx) return {3, 1, 2} end\n"
+            .write(to: wf.dir.appendingPathComponent("first3.lua"), atomically: true, encoding: .utf8)
+        let run = try await wf.run()
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+        let funad = try JSONFiles.read(ScoresFile.self, from: run.outputs("funad-patch-scores").appendingPathComponent(ScoresFile.trainingFile))
+        #expect(funad.ids.count == 15)
+        // The documented rule: the ⌈0.5 · 15⌉ = 8 lowest scores, ties to the earlier image.
+        let lowest = funad.scores.indices.sorted { (funad.scores[$0], $0) < (funad.scores[$1], $1) }.prefix(8).sorted()
+        let features = try FeatureStoreReader(url: run.outputs("features").appendingPathComponent(FeaturesManifest.trainFile))
+        #expect(try bankRows("clean", run) == featureRows(of: lowest, features))
+        // Not vacuous: the 8 highest-scored images' vectors are another multiset.
+        let highest = funad.scores.indices.sorted { (funad.scores[$0], $0) > (funad.scores[$1], $1) }.prefix(8).sorted()
+        #expect(try featureRows(of: highest, features) != featureRows(of: lowest, features))
+        let record = run.summary("clean")["training_images"] as? [String: Any]
+        #expect(record?["kept"] as? Int == 8 && record?["of"] as? Int == 15)
+        #expect(try bankRows("scripted", run) == featureRows(of: [0, 1, 2], features))
+        let rule = (run.summary("scripted")["training_images"] as? [String: Any])?["rule"] as? String ?? ""
+        #expect(rule.hasPrefix("Lua hook training_images (") && rule.hasSuffix("first3.lua) on the scores of 'funad-patch-scores'"), "\(rule)")
+        // A rule without the scores, and scores without a rule, fail the stage with the reason.
+        let noScores = try TinyWorkflow(Self.workflow + """
+
+          clean: {type: patchcore, needs: [features], with: {level: image, coreset: 1, keep_training: 0.5}}
+        """, prefix: "funad-semantic-clean-bad")
+        defer { noScores.remove() }
+        try Self.makeSet(at: noScores.dir.appendingPathComponent("set"))
+        let bad = try await noScores.run()
+        #expect(!bad.succeeded && bad.failureMessages.joined().contains("need the training images' scores"), "\(bad.failureMessages)")
+    }
+
+    /// A PatchCore stage's bank rows, sorted (the multiset of its patch vectors).
+    func bankRows(_ stage: String, _ run: TinyRun) throws -> [[Float]] {
+        let model = try PatchCore.load(from: run.outputs(stage).appendingPathComponent(ModelManifest.weightsFile))
+        let d = model.dimension
+        return (0..<model.bankSize).map { Array(model.bank[($0 * d)..<(($0 + 1) * d)]) }.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// Every patch vector of the listed training images, sorted.
+    func featureRows(of images: [Int], _ features: FeatureStoreReader) throws -> [[Float]] {
+        let p = features.patchesPerImage, d = features.dimension
+        var buf = [Float](repeating: 0, count: p * d)
+        var rows: [[Float]] = []
+        for i in images {
+            try buf.withUnsafeMutableBufferPointer { try features.patchFeatures(ofImage: i, into: $0.baseAddress!) }
+            for j in 0..<p { rows.append(Array(buf[(j * d)..<((j + 1) * d)])) }
+        }
+        return rows.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
     /// The shipped `workflows/semantic.yaml`, unchanged but for sizes set from the command
     /// line and a seeded random weights file, runs end to end on the generated set.
     @Test func shippedSemanticWorkflowRuns() async throws {

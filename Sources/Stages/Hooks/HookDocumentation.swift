@@ -46,6 +46,17 @@ public enum HookDocumentation {
                return funad.quantile(scores, 1 - (ctx.params.rate or 0.05))
              end
              """, yaml: "hooks: {threshold: {script: ../plugins/my-threshold.lua, with: {rate: 0.05}}}"),
+        Hook(name: "training_images", stage: "patchcore", call: "training_images(scores, ctx) — scores: vector of the training images' scores from the scores input (e.g. FUN-AD's infer), in training order",
+             returns: "a number t (images with score ≤ t build the bank) or a table of 1-based image indices; at least one image; replaces keep_training",
+             example: """
+             -- leave out the images above the robust outlier line
+             function training_images(scores, ctx)
+               local m = funad.quantile(scores, 0.5)
+               local d = {}
+               for i = 1, #scores do d[i] = math.abs(scores[i] - m) end
+               return m + 3 * 1.4826 * funad.quantile(d, 0.5)
+             end
+             """, yaml: "hooks: {training_images: ../plugins/my-clean-bank.lua}"),
     ]
 
     /// The section `funad stages` prints after the stage types.

@@ -97,6 +97,7 @@ public struct Parameters: Sendable, Hashable {
     public func string(_ path: String) -> String { value(at: path)?.stringValue ?? "" }
     public func optionalString(_ path: String) -> String? { value(at: path)?.stringValue }
     public func optionalInt(_ path: String) -> Int? { value(at: path)?.intValue }
+    public func optionalDouble(_ path: String) -> Double? { value(at: path)?.doubleValue }
 
     public var canonicalJSON: String { ParameterValue.object(values).canonicalJSON }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import FunAD
+import Workflow
+
+/// Which training images a one-class model is fitted on, chosen by another model's scores
+/// of them: `patchcore`'s `keep_training: q` keeps the ⌈q · N⌉ lowest-scored images (ties
+/// by training order), the `training_images(scores, ctx)` hook returns a threshold t
+/// (images with score ≤ t) or 1-based indices. Why: on a contaminated set PatchCore's bank
+/// memorises the hidden defects; the images a FUN-AD model scores highest are the likeliest
+/// defects, so leaving them out cleans the bank without a label. FUN-AD's own quantile
+/// bank rule keeps the lowest half of its training images as bank candidates.
+enum TrainingImageChoice {
+    /// The chosen images of `source` (all of them when neither `keep_training` nor the hook
+    /// is set), recording the choice. Fails when a rule is set without the training images'
+    /// scores, or when a scores input is given without a rule (it would be ignored).
+    static func apply(_ context: StageContext, hooks: HookSet, to source: any PatchFeatureSource,
+                      ids: [String]) throws -> any PatchFeatureSource {
+        let keep = context.parameters.optionalDouble("keep_training")
+        let hook = hooks["training_images"]
+        let scoresInput = context.optionalInput(Artifact.scores)
+        guard keep != nil || hook != nil else {
+            if let scoresInput {
+                throw StageError("the scores of '\(scoresInput.stage)' would be ignored: set 'keep_training' (a fraction) or a training_images hook to choose the training images by them")
+            }
+            return source
+        }
+        if keep != nil, hook != nil {
+            throw StageError("set 'keep_training' or a training_images hook, not both: the hook replaces the built-in rule")
+        }
+        guard let scoresInput else {
+            throw StageError("'keep_training' and the training_images hook need the training images' scores: add an infer stage with training_scores: yes (FUN-AD's infer writes them) to needs")
+        }
+        let url = scoresInput.directory.appendingPathComponent(ScoresFile.trainingFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw StageError("'\(scoresInput.stage)' scored no training images (\(ScoresFile.trainingFile) missing): set its training_scores: yes")
+        }
+        let file = try JSONFiles.read(ScoresFile.self, from: url)
+        guard file.ids.count == file.scores.count else {
+            throw StageError("\(url.path): \(file.ids.count) ids but \(file.scores.count) scores")
+        }
+        var byID = [String: Float](minimumCapacity: file.ids.count)
+        for (id, s) in zip(file.ids, file.scores) { byID[id] = s }
+        var scores = [Float](); scores.reserveCapacity(ids.count)
+        for id in ids {
+            guard let s = byID[id], s.isFinite else {
+                throw StageError("training image '\(id)' has no finite score in '\(scoresInput.stage)' (\(file.ids.count) images scored): the scores must come from the same training set")
+            }
+            scores.append(s)
+        }
+        let kept: [Int]
+        let rule: String
+        if let keep {
+            kept = lowest(fraction: keep, of: scores)
+            rule = "the lowest \(keep) of the training images by the scores of '\(scoresInput.stage)'"
+        } else {
+            kept = try scripted(hook!, scores: scores, seed: UInt64(context.parameters.int("seed")))
+            rule = "Lua hook training_images (\(hook!.reference.displayName)) on the scores of '\(scoresInput.stage)'"
+        }
+        context.announce("bank from \(kept.count) of the \(ids.count) training images: \(rule)")
+        context.record("training_images", ["kept": kept.count, "of": ids.count, "rule": rule] as [String: Any])
+        return SelectedImages(base: source, images: kept)
+    }
+
+    /// The ⌈fraction · n⌉ lowest scores' indices (at least one), ascending; ties keep the
+    /// earlier image.
+    static func lowest(fraction: Double, of scores: [Float]) -> [Int] {
+        let n = scores.count
+        let count = min(n, max(1, Int((fraction * Double(n)).rounded(.up))))
+        let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] < scores[$1] : $0 < $1 }
+        return order.prefix(count).sorted()
+    }
+
+    /// `training_images(scores, ctx)`: a number t keeps the images with score ≤ t, a table
+    /// keeps the 1-based indices it lists; at least one image either way.
+    static func scripted(_ hook: LuaHook, scores: [Float], seed: UInt64) throws -> [Int] {
+        let ctx: [String: LuaValue] = ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
+                                       "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(scores.count))]
+        let result = try scores.withUnsafeBufferPointer { s in
+            try hook.call([.vector(s)], context: ctx, seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "training_images"),
+                          label: "training_images")
+        }
+        let kept: [Int]
+        switch result {
+        case .integer, .number:
+            let t = try HookCalls.finiteNumber(result, "the training-image threshold", hook: hook)
+            kept = scores.indices.filter { Double(scores[$0]) <= t }
+        case .table(let table) where table.fields.isEmpty:
+            kept = try HookCalls.indices(table.array, count: scores.count, "the training images' indices", hook: hook).sorted()
+        default:
+            throw hook.badReturn("\(HookCalls.kind(result)); expected a number t (images with score ≤ t are kept) or a table of 1-based image indices")
+        }
+        guard !kept.isEmpty else {
+            throw hook.badReturn("no training image kept (\(scores.count) scored); expected at least one")
+        }
+        return kept
+    }
+}
+
+/// The listed images of a feature source, in the listed order, as a source of their own.
+struct SelectedImages: PatchFeatureSource {
+    let base: any PatchFeatureSource
+    let images: [Int]
+    var imageCount: Int { images.count }
+    var patchesPerImage: Int { base.patchesPerImage }
+    var gridHeight: Int { base.gridHeight }
+    var gridWidth: Int { base.gridWidth }
+    var dimension: Int { base.dimension }
+    func patchFeatures(ofImage index: Int, into buffer: UnsafeMutablePointer<Float>) throws {
+        try base.patchFeatures(ofImage: images[index], into: buffer)
+    }
+}
