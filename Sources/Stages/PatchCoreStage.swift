@@ -27,7 +27,7 @@ struct PatchCoreStage: StageType {
             // No declared default: workflows without it keep their cache keys.
             .init("keep_training", .double(range: 0.0001...1),
                   help: "with a scores input holding the training images' scores (e.g. FUN-AD's infer): build the bank from this lowest-scored fraction of the training images only (unset: every training image)"),
-        ] + LuaHookParameters.declarations(hooks: ["training_images"]))
+        ] + LuaHookParameters.declarations(hooks: ["training_images"], limitDefaultsInKey: false))
 
     func run(_ context: StageContext) async throws {
         let p = context.parameters

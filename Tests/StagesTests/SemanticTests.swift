@@ -109,6 +109,13 @@ import Workflow
         let run = try await wf.run(settings: ["patchcore.coreset=0.4", "patchcore.coreset_block=5"])
         try #require(run.succeeded, "failures: \(run.failureMessages)")
         #expect(run.summary("patchcore")["bank_patches"] as? Int == 6)
+        // The parameters that key the result are the ones patchcore had before it offered a
+        // hook: the Lua limits' defaults stay out, so stored PatchCore results stay valid.
+        // (Empty objects, `features: {}` as before, do not enter the key.)
+        let parameters = run.stage("patchcore")["parameters"] as? [String: Any] ?? [:]
+        #expect(parameters.keys.sorted() == ["coreset", "coreset_block", "features", "level", "lua", "projection_dim", "seed"],
+                "\(parameters.keys.sorted())")
+        #expect((parameters["lua"] as? [String: Any])?.isEmpty == true, "\(parameters["lua"] ?? "nil")")
         let coreset = run.summary("patchcore")["coreset"] as? String ?? ""
         #expect(coreset.contains("6 of 15 patches") && coreset.contains("3 blocks of ≤ 5 images"), "\(coreset)")
         do {

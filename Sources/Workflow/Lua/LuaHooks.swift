@@ -3,21 +3,28 @@ import Foundation
 /// Stage parameters for Lua hooks, declared the same way by every stage that offers
 /// hooks: `hooks:` (which script runs as which hook) and `lua:` (the sandbox limits).
 public enum LuaHookParameters {
-    public static func declarations(hooks: [String]) -> [ParameterDeclaration] {
+    /// `limitDefaultsInKey: false` leaves the limits' defaults undeclared (`limits` applies
+    /// the same values): a stage that gains hooks after it shipped then keeps the cache keys
+    /// of workflows that set no hook, instead of recomputing every stored result once.
+    public static func declarations(hooks: [String], limitDefaultsInKey: Bool = true) -> [ParameterDeclaration] {
         [
             .init("hooks", .luaHooks(hooks), help: "Lua hooks: \(hooks.joined(separator: ", ")); each a script path or {script, with} (see plugins/README.md)"),
             .init("lua", .object([
-                .init("memory_mb", .int(range: 1...65536), default: .int(64), help: "memory limit per hook script, MiB"),
-                .init("instructions", .int(range: 1000...1_000_000_000_000), default: .int(100_000_000),
-                      help: "instruction limit per hook call"),
+                .init("memory_mb", .int(range: 1...65536), default: limitDefaultsInKey ? .int(defaultMemoryMB) : nil,
+                      help: "memory limit per hook script, MiB (default \(defaultMemoryMB))"),
+                .init("instructions", .int(range: 1000...1_000_000_000_000), default: limitDefaultsInKey ? .int(defaultInstructions) : nil,
+                      help: "instruction limit per hook call (default \(defaultInstructions))"),
             ]), help: "limits of the Lua sandbox the hooks run in"),
         ]
     }
 
+    static let defaultMemoryMB = 64
+    static let defaultInstructions = 100_000_000
+
     /// The limits set by a stage's `lua:` parameter.
     public static func limits(_ p: Parameters) -> LuaLimits {
-        LuaLimits(memoryBytes: max(1, p.value(at: "lua.memory_mb")?.intValue ?? 64) << 20,
-                  instructionsPerCall: p.value(at: "lua.instructions")?.intValue ?? 100_000_000)
+        LuaLimits(memoryBytes: max(1, p.value(at: "lua.memory_mb")?.intValue ?? defaultMemoryMB) << 20,
+                  instructionsPerCall: p.value(at: "lua.instructions")?.intValue ?? defaultInstructions)
     }
 
     /// Every hook a stage's `hooks:` parameter names, by hook name.
