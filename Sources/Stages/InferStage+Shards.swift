@@ -42,7 +42,7 @@ extension InferStage: ShardableStage {
         for (index, (part, images)) in zip(parts, split.items).enumerated() {
             let isTest = index == 0
             let mapURL = isTest && p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
-            let result = try Inference.run(scorer: scorer, features: ImageRange(base: part.source, range: images), mapSide: p.int("map_size"),
+            let result = try Inference.run(scorer: scorer, features: SelectedImages(base: part.source, images: Array(images)), mapSide: p.int("map_size"),
                                            sigma: p.double("sigma"), mapPrecision: precision, writeMapsTo: mapURL,
                                            progress: { done, _ in context.progress(scored + done, of: nil, unit: "images") },
                                            imageScoreRule: rule)
@@ -89,19 +89,5 @@ extension InferStage: ShardableStage {
         context.record("image_score", try Self.imageScoreRule(p).description)
         context.record("images", test.ids.count)
         context.announce("merged \(shards.count) shards: \(test.ids.count) test images")
-    }
-}
-
-/// Images `range` of a feature source, as a source of their own.
-struct ImageRange: PatchFeatureSource {
-    let base: any PatchFeatureSource
-    let range: Range<Int>
-    var imageCount: Int { range.count }
-    var patchesPerImage: Int { base.patchesPerImage }
-    var gridHeight: Int { base.gridHeight }
-    var gridWidth: Int { base.gridWidth }
-    var dimension: Int { base.dimension }
-    func patchFeatures(ofImage index: Int, into buffer: UnsafeMutablePointer<Float>) throws {
-        try base.patchFeatures(ofImage: range.lowerBound + index, into: buffer)
     }
 }

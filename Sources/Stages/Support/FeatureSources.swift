@@ -43,3 +43,18 @@ enum FeatureTransformParameters {
         return t
     }
 }
+
+/// The listed images of a feature source, in the listed order, as a source of their own
+/// (a shard's images for `infer`, the kept training images for `patchcore`).
+struct SelectedImages: PatchFeatureSource {
+    let base: any PatchFeatureSource
+    let images: [Int]
+    var imageCount: Int { images.count }
+    var patchesPerImage: Int { base.patchesPerImage }
+    var gridHeight: Int { base.gridHeight }
+    var gridWidth: Int { base.gridWidth }
+    var dimension: Int { base.dimension }
+    func patchFeatures(ofImage index: Int, into buffer: UnsafeMutablePointer<Float>) throws {
+        try base.patchFeatures(ofImage: images[index], into: buffer)
+    }
+}

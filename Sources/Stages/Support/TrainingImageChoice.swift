@@ -95,17 +95,3 @@ enum TrainingImageChoice {
         return kept
     }
 }
-
-/// The listed images of a feature source, in the listed order, as a source of their own.
-struct SelectedImages: PatchFeatureSource {
-    let base: any PatchFeatureSource
-    let images: [Int]
-    var imageCount: Int { images.count }
-    var patchesPerImage: Int { base.patchesPerImage }
-    var gridHeight: Int { base.gridHeight }
-    var gridWidth: Int { base.gridWidth }
-    var dimension: Int { base.dimension }
-    func patchFeatures(ofImage index: Int, into buffer: UnsafeMutablePointer<Float>) throws {
-        try base.patchFeatures(ofImage: images[index], into: buffer)
-    }
-}
