@@ -46,6 +46,25 @@ enum HookCalls {
         return x
     }
 
+    /// Images chosen by a hook from their scores: a number t chooses the images with score
+    /// ≤ t, a table the 1-based indices it lists (kept in the table's order); at least one.
+    /// The strings name the parts in errors (`meaning`: what the threshold does to an image).
+    static func chosenImages(_ result: LuaValue, scores: [Float], hook: LuaHook, threshold: String, indices what: String,
+                             meaning: String, none: String) throws -> [Int] {
+        let chosen: [Int]
+        switch result {
+        case .integer, .number:
+            let t = try finiteNumber(result, threshold, hook: hook)
+            chosen = scores.indices.filter { Double(scores[$0]) <= t }
+        case .table(let table) where table.fields.isEmpty:
+            chosen = try indices(table.array, count: scores.count, what, hook: hook)
+        default:
+            throw hook.badReturn("\(kind(result)); expected a number t (images with score ≤ t \(meaning)) or a table of 1-based image indices")
+        }
+        guard !chosen.isEmpty else { throw hook.badReturn("\(none); expected at least one") }
+        return chosen
+    }
+
     /// A sequence of 1-based indices into 1...count, as 0-based indices, or the error.
     static func indices(_ values: [LuaValue], count: Int, _ what: String, hook: LuaHook) throws -> [Int] {
         var out: [Int] = []
@@ -79,19 +98,10 @@ struct ScriptedBankSelection: BankSelectionPolicy {
             try hook.call([.vector(scores)], context: HookCalls.trainingContext(moment, seed: seed), seed: callSeed,
                           label: HookCalls.label(moment))
         }
-        let candidates: [Int]
-        switch result {
-        case .integer, .number:
-            let t = try HookCalls.finiteNumber(result, "the bank threshold", hook: hook)
-            candidates = imageScores.indices.filter { Double(imageScores[$0]) <= t }
-        case .table(let table) where table.fields.isEmpty:
-            candidates = try HookCalls.indices(table.array, count: imageScores.count, "the bank's image indices", hook: hook)
-        default:
-            throw hook.badReturn("\(HookCalls.kind(result)); expected a number t (images with score ≤ t enter the bank) or a table of 1-based image indices")
-        }
-        guard !candidates.isEmpty else {
-            throw hook.badReturn("no bank image (\(imageScores.count) training images); expected at least one")
-        }
+        let candidates = try HookCalls.chosenImages(result, scores: imageScores, hook: hook,
+                                                    threshold: "the bank threshold", indices: "the bank's image indices",
+                                                    meaning: "enter the bank",
+                                                    none: "no bank image (\(imageScores.count) training images)")
         return PaperBankSelection.drawFraction(fraction, of: candidates, rng: &rng)
     }
 

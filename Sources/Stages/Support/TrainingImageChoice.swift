@@ -79,19 +79,8 @@ enum TrainingImageChoice {
             try hook.call([.vector(s)], context: ctx, seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "training_images"),
                           label: "training_images")
         }
-        let kept: [Int]
-        switch result {
-        case .integer, .number:
-            let t = try HookCalls.finiteNumber(result, "the training-image threshold", hook: hook)
-            kept = scores.indices.filter { Double(scores[$0]) <= t }
-        case .table(let table) where table.fields.isEmpty:
-            kept = try HookCalls.indices(table.array, count: scores.count, "the training images' indices", hook: hook).sorted()
-        default:
-            throw hook.badReturn("\(HookCalls.kind(result)); expected a number t (images with score ≤ t are kept) or a table of 1-based image indices")
-        }
-        guard !kept.isEmpty else {
-            throw hook.badReturn("no training image kept (\(scores.count) scored); expected at least one")
-        }
-        return kept
+        return try HookCalls.chosenImages(result, scores: scores, hook: hook, threshold: "the training-image threshold",
+                                          indices: "the training images' indices", meaning: "are kept",
+                                          none: "no training image kept (\(scores.count) scored)").sorted()
     }
 }
