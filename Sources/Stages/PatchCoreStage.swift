@@ -34,14 +34,15 @@ struct PatchCoreStage: StageType {
         let input = try context.input(Artifact.features)
         let level = p.string("level")
         let transform = try FeatureTransformParameters.transform(p)
-        let allTraining = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
-        let hooks = try HookSet(context)
-        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining,
-                                                   ids: try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds)
-        let fraction = p.double("coreset")
         if p.optionalInt("coreset_oversample") != nil, p.optionalInt("coreset_block") == nil {
             throw StageError("parameter 'coreset_oversample' needs 'coreset_block': it sets how many picks each block makes")
         }
+        let allTraining = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
+        let hooks = try HookSet(context)
+        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining) {
+            try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds
+        }
+        let fraction = p.double("coreset")
         let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed")),
                                                     blockPatches: p.optionalInt("coreset_block"),
                                                     blockOversample: p.optionalInt("coreset_oversample")) : nil

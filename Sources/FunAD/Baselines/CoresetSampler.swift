@@ -219,7 +219,7 @@ public struct CoresetSampler: Sendable {
             let plan = PartitionedGreedy(imageCount: features.imageCount, patchesPerImage: p, blockPatches: blockPatches,
                                          target: first)
             // Progress counts both rounds' picks: the blocks' `first`, then the final `target`.
-            let total = first == target && blockOversample == nil ? target : first + target
+            let total = blockOversample == nil ? target : first + target
             var picks = [Int](); picks.reserveCapacity(first)
             for b in plan.blocks.indices where plan.targets[b] > 0 {
                 var block = plan.gather(block: b, from: projected, dimension: k)

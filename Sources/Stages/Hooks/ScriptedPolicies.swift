@@ -39,6 +39,12 @@ enum HookCalls {
         }
     }
 
+    /// `ctx` of a hook called once on a trained model's scores (no epoch or iteration).
+    static func afterTrainingContext(seed: UInt64, images: Int) -> [String: LuaValue] {
+        ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
+         "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(images))]
+    }
+
     /// A finite number, or the error saying what came back instead.
     static func finiteNumber(_ v: LuaValue?, _ what: String, hook: LuaHook) throws -> Double {
         guard let v, let x = v.numberValue else { throw hook.badReturn("\(kind(v ?? .nil)) for \(what); expected a number") }
@@ -211,10 +217,8 @@ enum DeploymentThreshold {
     /// `scale` applies to the built-in rule only (a hook sees the raw scores).
     static func choose(trainingScores: [Float], hook: LuaHook?, seed: UInt64, scale: RobustThreshold.Scale = .raw) throws -> (threshold: Double, rule: String) {
         guard let hook else { return (try RobustThreshold.medianMAD(trainingScores, scale: scale), defaultRule(scale)) }
-        let ctx: [String: LuaValue] = ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
-                                       "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(trainingScores.count))]
         let result = try trainingScores.withUnsafeBufferPointer { s in
-            try hook.call([.vector(s)], context: ctx, seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "threshold"), label: "threshold")
+            try hook.call([.vector(s)], context: HookCalls.afterTrainingContext(seed: seed, images: trainingScores.count), seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "threshold"), label: "threshold")
         }
         let t = try HookCalls.finiteNumber(result, "the threshold", hook: hook)
         return (t, "Lua hook threshold: \(hook.reference.displayName)")

@@ -13,8 +13,9 @@ enum TrainingImageChoice {
     /// The chosen images of `source` (all of them when neither `keep_training` nor the hook
     /// is set), recording the choice. Fails when a rule is set without the training images'
     /// scores, or when a scores input is given without a rule (it would be ignored).
+    /// `ids` reads the training images' ids; it runs only when a rule is set.
     static func apply(_ context: StageContext, hooks: HookSet, to source: any PatchFeatureSource,
-                      ids: [String]) throws -> any PatchFeatureSource {
+                      ids readIDs: () throws -> [String]) throws -> any PatchFeatureSource {
         let keep = context.parameters.optionalDouble("keep_training")
         let hook = hooks["training_images"]
         let scoresInput = context.optionalInput(Artifact.scores)
@@ -34,6 +35,7 @@ enum TrainingImageChoice {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw StageError("'\(scoresInput.stage)' scored no training images (\(ScoresFile.trainingFile) missing): set its training_scores: yes")
         }
+        let ids = try readIDs()
         let file = try JSONFiles.read(ScoresFile.self, from: url)
         guard file.ids.count == file.scores.count else {
             throw StageError("\(url.path): \(file.ids.count) ids but \(file.scores.count) scores")
@@ -73,10 +75,8 @@ enum TrainingImageChoice {
     /// `training_images(scores, ctx)`: a number t keeps the images with score ≤ t, a table
     /// keeps the 1-based indices it lists; at least one image either way.
     static func scripted(_ hook: LuaHook, scores: [Float], seed: UInt64) throws -> [Int] {
-        let ctx: [String: LuaValue] = ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
-                                       "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(scores.count))]
         let result = try scores.withUnsafeBufferPointer { s in
-            try hook.call([.vector(s)], context: ctx, seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "training_images"),
+            try hook.call([.vector(s)], context: HookCalls.afterTrainingContext(seed: seed, images: scores.count), seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "training_images"),
                           label: "training_images")
         }
         return try HookCalls.chosenImages(result, scores: scores, hook: hook, threshold: "the training-image threshold",
