@@ -77,7 +77,8 @@ extension ExtractStage: ShardableStage {
         let f = layout!
         let manifest = FeaturesManifest(backbone: recipe.backbone, inputSize: recipe.inputSize, globalDim: f.globalDim, localDim: f.localDim,
                                         gridHeight: f.gridHeight, gridWidth: f.gridWidth, dtype: recipe.storageType.rawValue,
-                                        trainCount: counts[0], testCount: counts[1], resize: recipe.resize)
+                                        trainCount: counts[0], testCount: counts[1], resize: recipe.resize,
+                                        dataset: try context.input(Artifact.dataset).key)
         try JSONFiles.write(manifest, to: context.outputDirectory.appendingPathComponent(FeaturesManifest.file))
         context.record("backbone", recipe.backbone)
         context.record("patch_feature_dim", f.globalDim + f.localDim)

@@ -63,7 +63,7 @@ struct ExtractStage: StageType {
         context.record("images", ["computed": counts.computed, "reused": counts.reused, "per_image_cache": true])
         let manifest = FeaturesManifest(backbone: name, inputSize: side, globalDim: backbone.globalDim, localDim: backbone.localDim,
                                         gridHeight: grid.height, gridWidth: grid.width, dtype: dtype.rawValue,
-                                        trainCount: train.count, testCount: test.count, resize: recipe.resize)
+                                        trainCount: train.count, testCount: test.count, resize: recipe.resize, dataset: data.key)
         try JSONFiles.write(manifest, to: context.outputDirectory.appendingPathComponent(FeaturesManifest.file))
         context.record("backbone", name)
         context.record("patch_feature_dim", backbone.globalDim + backbone.localDim)

@@ -47,7 +47,8 @@ extension InferStage: ShardableStage {
                                            progress: { done, _ in context.progress(scored + done, of: nil, unit: "images") },
                                            imageScoreRule: rule)
             scored += images.count
-            try JSONFiles.write(ScoresFile(ids: Array(part.ids[images]), scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
+            try JSONFiles.write(ScoresFile(ids: Array(part.ids[images]), scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size"),
+                                           dataset: isTest ? nil : try Self.dataset(of: featuresDir)),
                                 to: context.outputDirectory.appendingPathComponent(isTest ? ScoresFile.file : ScoresFile.trainingFile))
         }
         context.record("shard", shard.description)
@@ -61,7 +62,7 @@ extension InferStage: ShardableStage {
             guard !present.isEmpty else { return nil }
             guard present.count == shards.count else { throw StageError("\(context.stageName): only some shards hold \(file)") }
             let parts = try shards.map { try JSONFiles.read(ScoresFile.self, from: $0.appendingPathComponent(file)) }
-            return ScoresFile(ids: parts.flatMap(\.ids), scores: parts.flatMap(\.scores), mapSize: parts[0].mapSize)
+            return ScoresFile(ids: parts.flatMap(\.ids), scores: parts.flatMap(\.scores), mapSize: parts[0].mapSize, dataset: parts[0].dataset)
         }
         guard let test = try scores(ScoresFile.file) else { throw StageError("\(context.stageName): the shards hold no \(ScoresFile.file)") }
         if p.bool("maps") {

@@ -52,6 +52,12 @@ struct InferStage: StageType {
     }
 
     /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.
+    /// The image set the features in `dir` are of (`FeaturesManifest.dataset`), recorded
+    /// with the training scores so a consumer can tell another training set's scores apart.
+    static func dataset(of dir: URL) throws -> String? {
+        try JSONFiles.read(FeaturesManifest.self, from: dir.appendingPathComponent(FeaturesManifest.file)).dataset
+    }
+
     static func loadScorer(_ manifest: ModelManifest, weights: URL) throws -> any PatchScorer {
         switch manifest.kind {
         case .localNet: return try LocalNet(contentsOf: weights)
@@ -93,7 +99,8 @@ struct InferStage: StageType {
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
         if let scoredTraining {
             let trainIds = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds
-            try JSONFiles.write(ScoresFile(ids: trainIds, scores: scoredTraining.imageScores, mapSize: nil),
+            try JSONFiles.write(ScoresFile(ids: trainIds, scores: scoredTraining.imageScores, mapSize: nil,
+                                           dataset: try Self.dataset(of: featuresDir)),
                                 to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
             context.record("training_images_scored", trainIds.count)
         }

@@ -39,7 +39,7 @@ struct PatchCoreStage: StageType {
         }
         let allTraining = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         let hooks = try HookSet(context)
-        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining) {
+        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining, dataset: try InferStage.dataset(of: input.directory)) {
             try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds
         }
         let fraction = p.double("coreset")

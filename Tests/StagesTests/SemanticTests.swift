@@ -187,6 +187,88 @@ import Workflow
         #expect(!bad.succeeded && bad.failureMessages.joined().contains("need the training images' scores"), "\(bad.failureMessages)")
     }
 
+    /// What the training-image choice cannot use fails the stage with its reason, one
+    /// wiring at a time (targets, one shared cache): scores given without a rule (they would
+    /// be ignored), both rules at once, an infer stage that scored no training images, and
+    /// the scores of another training set (a second draw of the contamination: other ids).
+    @Test func patchCoreRefusesATrainingChoiceItCannotMake() async throws {
+        let extra = """
+
+          funad-patch:
+            type: train
+            needs: [features]
+            with: {epochs: 1, batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
+          funad-patch-scores: {type: infer, needs: [funad-patch, features], with: {map_size: 32}}
+          funad-test-only: {type: infer, needs: [funad-patch, features], with: {map_size: 32, training_scores: "no"}}
+          other-data:
+            type: load
+            with: {format: semantic, root: set, normal_class: stripes, contamination: {ratio: 0.25, seed: 9}}
+          other-features:
+            type: extract
+            needs: [other-data]
+            with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 36, input_size: 32, batch_size: 6}
+          other-scores: {type: infer, needs: [funad-patch, other-features], with: {map_size: 32}}
+          ignored: {type: patchcore, needs: [features, funad-patch-scores], with: {coreset: 1}}
+          both:
+            type: patchcore
+            needs: [features, funad-patch-scores]
+            with: {coreset: 1, keep_training: 0.5, hooks: {training_images: first3.lua}}
+          unscored: {type: patchcore, needs: [features, funad-test-only], with: {coreset: 1, keep_training: 0.5}}
+          foreign: {type: patchcore, needs: [features, other-scores], with: {coreset: 1, keep_training: 0.5}}
+        """
+        let wf = try TinyWorkflow(Self.workflow + extra, prefix: "funad-semantic-choice")
+        defer { wf.remove() }
+        try Self.makeSet(at: wf.dir.appendingPathComponent("set"))
+        try "function training_images(scores, ctx) return {3, 1, 2} end\n"
+            .write(to: wf.dir.appendingPathComponent("first3.lua"), atomically: true, encoding: .utf8)
+        let expected = [
+            "ignored": "the scores of 'funad-patch-scores' would be ignored: set 'keep_training'",
+            "both": "set 'keep_training' or a training_images hook, not both",
+            "unscored": "'funad-test-only' scored no training images (training_scores.json missing)",
+            "foreign": "the training scores of 'other-scores' are of another image set (load result",
+        ]
+        for (stage, reason) in expected.sorted(by: { $0.key < $1.key }) {
+            let run = try await wf.run(targets: [stage])
+            #expect(!run.succeeded, "\(stage) succeeded")
+            #expect(run.outcome.failures.map(\.stage) == [stage], "\(stage): \(run.outcome.failures.map(\.stage))")
+            #expect(run.failureMessages.joined().contains(reason), "\(stage): \(run.failureMessages)")
+        }
+        // The other draw has other training images under the same opaque ids (they name
+        // positions after the draw), so only the recorded image set tells them apart.
+        let run = try await wf.run(targets: ["funad-patch-scores", "other-scores"])
+        try #require(run.succeeded, "failures: \(run.failureMessages)")
+        let own = try JSONFiles.read(ScoresFile.self, from: run.outputs("funad-patch-scores").appendingPathComponent(ScoresFile.trainingFile))
+        let other = try JSONFiles.read(ScoresFile.self, from: run.outputs("other-scores").appendingPathComponent(ScoresFile.trainingFile))
+        #expect(own.ids == other.ids)
+        #expect(run.summary("data")["contamination"].flatMap { ($0 as? [String: Any])?["moved"] as? [String] }
+                != run.summary("other-data")["contamination"].flatMap { ($0 as? [String: Any])?["moved"] as? [String] })
+        #expect(own.dataset == run.stage("data")["key"] as? String && other.dataset == run.stage("other-data")["key"] as? String)
+        #expect(own.dataset != nil && own.dataset != other.dataset)
+    }
+
+    /// The scores are matched to the training images by id, whatever the file's order; a
+    /// missing or non-finite score, or a file whose columns disagree, is refused.
+    @Test func trainingScoresAreMatchedByIDAndMustBeFinite() throws {
+        let file = ScoresFile(ids: ["c", "a", "b"], scores: [3, 1, 2], mapSize: nil)
+        #expect(try TrainingImageChoice.matched(ids: ["a", "b", "c"], file: file, stage: "s", path: "p") == [1, 2, 3])
+        #expect(TrainingImageChoice.lowest(fraction: 0.5, of: [3, 1, 2]) == [1, 2])   // ⌈1.5⌉ = 2: scores 1 and 2
+        #expect(TrainingImageChoice.lowest(fraction: 0.01, of: [2, 1, 1]) == [1])      // at least one; tie to the earlier
+        let cases: [(ScoresFile, String)] = [
+            (ScoresFile(ids: ["a", "b", "c"], scores: [1, .nan, 2], mapSize: nil), "training image 'b' has the score nan in 's'"),
+            (ScoresFile(ids: ["a", "b", "c"], scores: [1, 2, -.infinity], mapSize: nil), "training image 'c' has the score -inf in 's'"),
+            (ScoresFile(ids: ["a", "c"], scores: [1, 2], mapSize: nil), "training image 'b' has no score in 's' (2 images scored)"),
+            (ScoresFile(ids: ["a", "b", "c"], scores: [1, 2], mapSize: nil), "p: 3 ids but 2 scores"),
+        ]
+        for (bad, reason) in cases {
+            do {
+                _ = try TrainingImageChoice.matched(ids: ["a", "b", "c"], file: bad, stage: "s", path: "p")
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect("\(error)".contains(reason), "\(error)")
+            }
+        }
+    }
+
     /// A PatchCore stage's bank rows, sorted (the multiset of its patch vectors).
     func bankRows(_ stage: String, _ run: TinyRun) throws -> [[Float]] {
         let model = try PatchCore.load(from: run.outputs(stage).appendingPathComponent(ModelManifest.weightsFile))

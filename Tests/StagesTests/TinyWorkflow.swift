@@ -18,9 +18,10 @@ struct TinyWorkflow {
 
     func remove() { try? FileManager.default.removeItem(at: dir) }
 
-    /// Runs the workflow; `cache` defaults to `<dir>/cache`.
-    func run(settings: [String] = [], jobs: Int = 1, cache: URL? = nil) async throws -> TinyRun {
-        try await Self.run(path, in: dir, settings: settings, jobs: jobs, cache: cache)
+    /// Runs the workflow (only `targets` and what they need, when given); `cache` defaults
+    /// to `<dir>/cache`.
+    func run(settings: [String] = [], targets: [String] = [], jobs: Int = 1, cache: URL? = nil) async throws -> TinyRun {
+        try await Self.run(path, in: dir, settings: settings, targets: targets, jobs: jobs, cache: cache)
     }
 
     /// A session with the compiled-in stage types and `<dir>/cache` (or `cache`).
@@ -29,10 +30,10 @@ struct TinyWorkflow {
     }
 
     /// Runs the workflow file at `path` with its cache and run records under `dir`.
-    static func run(_ path: String, in dir: URL, settings: [String] = [], jobs: Int = 1, cache: URL? = nil,
+    static func run(_ path: String, in dir: URL, settings: [String] = [], targets: [String] = [], jobs: Int = 1, cache: URL? = nil,
                     cancellation: CancellationFlag = CancellationFlag()) async throws -> TinyRun {
         let session = session(dir, cache: cache)
-        let wf = try session.load(path, settings: settings)
+        let wf = try session.load(path, settings: settings).selecting(targets)
         let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
         let outcome = try await session.run(wf, options: RunOptions(jobs: jobs, runsDirectory: dir.appendingPathComponent("runs")), board: board,
                                             cancellation: cancellation)

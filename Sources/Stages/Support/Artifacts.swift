@@ -95,6 +95,10 @@ struct FeaturesManifest: Codable {
     /// The square resize before the centre crop (absent in manifests of earlier funad
     /// versions, which always used 256 → 224).
     var resize: Int? = nil
+    /// The cache key of the load (or synthesize) result the features are of: feature sets
+    /// of one image set share it, whatever the backbone, so a consumer can check that two
+    /// inputs describe the same training images (absent in manifests of earlier versions).
+    var dataset: String? = nil
     static let file = "features.json", trainFile = "train.features", testFile = "test.features"
 }
 
@@ -116,6 +120,10 @@ struct ScoresFile: Codable {
     var ids: [String]
     var scores: [Float]
     var mapSize: Int?
+    /// The scored features' `FeaturesManifest.dataset` (training scores only; absent in
+    /// files of earlier versions): the training ids are opaque, so two contaminated draws
+    /// of one size share them, and only this tells their scores apart.
+    var dataset: String? = nil
     /// `training_scores.json`: the same for the unlabelled training images (optional).
     static let file = "scores.json", mapsFile = "maps.bin", trainingFile = "training_scores.json"
 }

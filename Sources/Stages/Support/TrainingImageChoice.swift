@@ -13,9 +13,10 @@ enum TrainingImageChoice {
     /// The chosen images of `source` (all of them when neither `keep_training` nor the hook
     /// is set), recording the choice. Fails when a rule is set without the training images'
     /// scores, or when a scores input is given without a rule (it would be ignored).
-    /// `ids` reads the training images' ids; it runs only when a rule is set.
+    /// `ids` reads the training images' ids; it runs only when a rule is set. `dataset` is
+    /// the image set of `source` (`FeaturesManifest.dataset`), nil when its manifest predates it.
     static func apply(_ context: StageContext, hooks: HookSet, to source: any PatchFeatureSource,
-                      ids readIDs: () throws -> [String]) throws -> any PatchFeatureSource {
+                      dataset: String?, ids readIDs: () throws -> [String]) throws -> any PatchFeatureSource {
         let keep = context.parameters.optionalDouble("keep_training")
         let hook = hooks["training_images"]
         let scoresInput = context.optionalInput(Artifact.scores)
@@ -37,18 +38,12 @@ enum TrainingImageChoice {
         }
         let ids = try readIDs()
         let file = try JSONFiles.read(ScoresFile.self, from: url)
-        guard file.ids.count == file.scores.count else {
-            throw StageError("\(url.path): \(file.ids.count) ids but \(file.scores.count) scores")
+        // The ids are opaque (image order after the contamination draw): another draw of the
+        // same size has the same ids, so the image set itself is compared when both say it.
+        if let theirs = file.dataset, let ours = dataset, theirs != ours {
+            throw StageError("the training scores of '\(scoresInput.stage)' are of another image set (load result \(theirs.prefix(12)), these features' \(ours.prefix(12))): score this stage's training images")
         }
-        var byID = [String: Float](minimumCapacity: file.ids.count)
-        for (id, s) in zip(file.ids, file.scores) { byID[id] = s }
-        var scores = [Float](); scores.reserveCapacity(ids.count)
-        for id in ids {
-            guard let s = byID[id], s.isFinite else {
-                throw StageError("training image '\(id)' has no finite score in '\(scoresInput.stage)' (\(file.ids.count) images scored): the scores must come from the same training set")
-            }
-            scores.append(s)
-        }
+        let scores = try matched(ids: ids, file: file, stage: scoresInput.stage, path: url.path)
         let kept: [Int]
         let rule: String
         if let keep {
@@ -61,6 +56,29 @@ enum TrainingImageChoice {
         context.announce("bank from \(kept.count) of the \(ids.count) training images: \(rule)")
         context.record("training_images", ["kept": kept.count, "of": ids.count, "rule": rule] as [String: Any])
         return SelectedImages(base: source, images: kept)
+    }
+
+    /// Each training image's score, in the training order of `ids`, from a scores file
+    /// that may list the images in another order. Fails when the file is inconsistent, or an
+    /// image has no score or a non-finite one (scores of another training set, or of a
+    /// diverged model): ranking by them would choose at random.
+    static func matched(ids: [String], file: ScoresFile, stage: String, path: String) throws -> [Float] {
+        guard file.ids.count == file.scores.count else {
+            throw StageError("\(path): \(file.ids.count) ids but \(file.scores.count) scores")
+        }
+        var byID = [String: Float](minimumCapacity: file.ids.count)
+        for (id, s) in zip(file.ids, file.scores) { byID[id] = s }
+        var scores = [Float](); scores.reserveCapacity(ids.count)
+        for id in ids {
+            guard let s = byID[id] else {
+                throw StageError("training image '\(id)' has no score in '\(stage)' (\(file.ids.count) images scored): the scores must come from the same training set")
+            }
+            guard s.isFinite else {
+                throw StageError("training image '\(id)' has the score \(s) in '\(stage)': the images cannot be ranked by it")
+            }
+            scores.append(s)
+        }
+        return scores
     }
 
     /// The ⌈fraction · n⌉ lowest scores' indices (at least one), ascending; ties keep the
