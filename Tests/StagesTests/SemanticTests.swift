@@ -136,19 +136,27 @@ import Workflow
                 "\(alone.failureMessages)")
     }
 
+    /// A patch-level FUN-AD on `features` and its scores of the test and training images:
+    /// the scores the training-image choice reads.
+    static func funadPatchStages(epochs: Int) -> String {
+        """
+
+          funad-patch:
+            type: train
+            needs: [features]
+            with: {epochs: \(epochs), batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
+          funad-patch-scores: {type: infer, needs: [funad-patch, features], with: {map_size: 32}}
+        """
+    }
+
     /// PatchCore on the training images FUN-AD finds most normal (`keep_training`, and the
     /// `training_images` hook). Independent check of which images: with coreset 1 the bank
     /// holds every patch vector of the kept images, read back from the model file and
     /// compared with the feature store's rows of the ⌈0.5 · 15⌉ = 8 images a patch-level
     /// FUN-AD scores lowest (and of images 1-3 for the hook that returns them).
     @Test func patchCoreKeepsTheTrainingImagesFunADScoresLowest() async throws {
-        let extra = """
+        let extra = Self.funadPatchStages(epochs: 2) + """
 
-          funad-patch:
-            type: train
-            needs: [features]
-            with: {epochs: 2, batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
-          funad-patch-scores: {type: infer, needs: [funad-patch, features], with: {map_size: 32}}
           clean: {type: patchcore, needs: [features, funad-patch-scores], with: {coreset: 1, keep_training: 0.5}}
           scripted:
             type: patchcore
@@ -190,15 +198,11 @@ import Workflow
     /// What the training-image choice cannot use fails the stage with its reason, one
     /// wiring at a time (targets, one shared cache): scores given without a rule (they would
     /// be ignored), both rules at once, an infer stage that scored no training images, and
-    /// the scores of another training set (a second draw of the contamination: other ids).
+    /// the scores of another training set (a second draw of the contamination: the same
+    /// opaque ids, other images).
     @Test func patchCoreRefusesATrainingChoiceItCannotMake() async throws {
-        let extra = """
+        let extra = Self.funadPatchStages(epochs: 1) + """
 
-          funad-patch:
-            type: train
-            needs: [features]
-            with: {epochs: 1, batch_size: 5, hidden: [16, 8], bank: {refresh: epoch, selection: quantile, min_images: 3}, checkpoint_every: 0}
-          funad-patch-scores: {type: infer, needs: [funad-patch, features], with: {map_size: 32}}
           funad-test-only: {type: infer, needs: [funad-patch, features], with: {map_size: 32, training_scores: "no"}}
           other-data:
             type: load
