@@ -140,6 +140,11 @@ import Workflow
         let bankSite = "[hook bank, stage model]"
         (path, message) = try bank("return {0}")
         #expect(message == "\(path): bank returned index 0 at position 1 of the bank's image indices; expected 1..4 \(bankSite)")
+        // Past Int's range: named as the number it is (converting it to Int would trap).
+        (path, message) = try bank("return {1e300}")
+        #expect(message == "\(path): bank returned index 1e+300 at position 1 of the bank's image indices; expected 1..4 \(bankSite)")
+        (path, message) = try bank("return {-2^63}")
+        #expect(message == "\(path): bank returned index -9223372036854775808 at position 1 of the bank's image indices; expected 1..4 \(bankSite)")
         (path, message) = try bank("return {1, 1}")
         #expect(message == "\(path): bank returned an index more than once in the bank's image indices; expected distinct indices \(bankSite)")
         (path, message) = try bank("return 'x'")

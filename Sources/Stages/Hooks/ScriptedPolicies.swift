@@ -80,7 +80,8 @@ enum HookCalls {
                 throw hook.badReturn("\(kind(v)) at position \(k + 1) of \(what); expected integer indices in 1..\(count)")
             }
             guard x >= 1 && x <= Double(count) else {
-                throw hook.badReturn("index \(x == x.rounded() ? String(Int(x)) : String(x)) at position \(k + 1) of \(what); expected 1..\(count)")
+                // Int(exactly:) is nil past Int's range (a script may return 1e300): no trap.
+                throw hook.badReturn("index \(Int(exactly: x).map(String.init) ?? String(x)) at position \(k + 1) of \(what); expected 1..\(count)")
             }
             out.append(Int(x) - 1)
         }
