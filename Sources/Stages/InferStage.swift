@@ -51,13 +51,13 @@ struct InferStage: StageType {
                               transform: manifest.features)
     }
 
-    /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.
     /// The image set the features in `dir` are of (`FeaturesManifest.dataset`), recorded
     /// with the training scores so a consumer can tell another training set's scores apart.
     static func dataset(of dir: URL) throws -> String? {
         try JSONFiles.read(FeaturesManifest.self, from: dir.appendingPathComponent(FeaturesManifest.file)).dataset
     }
 
+    /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.
     static func loadScorer(_ manifest: ModelManifest, weights: URL) throws -> any PatchScorer {
         switch manifest.kind {
         case .localNet: return try LocalNet(contentsOf: weights)
