@@ -438,7 +438,7 @@ def stale_line():
             + (f"; item{'s' if len(fresh) > 1 else ''} {words(fresh)} ran with the current versions." if fresh else "."))
 
 out += ["## Not run", ""] + (missing or ["- Everything listed above finished."]) + [
-        "- Not measured here (issue 10, left open): Lite2, and the feature options on the full set and over 3 seeds; "
+        "- Not measured here (issue 10, left open): Lite2 with the feature options (Lite1 and Lite2 on the 50-image subset without them, 3 seeds each, are in docs/CLEANED.md, from `scripts/cleaned-results`), and the feature options on the full set and over 3 seeds; "
         + ("the floating-point spread on the full MTD set for seeds 1 and 2 (item 8 has seed 0); " if os.path.exists(fp_mtd)
            else "the floating-point spread on the full MTD set (item 8 is the demo set); ")
         + "accuracy against wall time on the full set beyond the step counts of docs/SCHEDULE.md (`scripts/mtd-steps`). "
