@@ -48,7 +48,7 @@ extension InferStage: ShardableStage {
                                            imageScoreRule: rule)
             scored += images.count
             try JSONFiles.write(ScoresFile(ids: Array(part.ids[images]), scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size"),
-                                           dataset: isTest ? nil : try Self.dataset(of: featuresDir)),
+                                           dataset: isTest ? nil : try FeaturesManifest.read(in: featuresDir).dataset),
                                 to: context.outputDirectory.appendingPathComponent(isTest ? ScoresFile.file : ScoresFile.trainingFile))
         }
         context.record("shard", shard.description)

@@ -51,12 +51,6 @@ struct InferStage: StageType {
                               transform: manifest.features)
     }
 
-    /// The image set the features in `dir` are of (`FeaturesManifest.dataset`), recorded
-    /// with the training scores so a consumer can tell another training set's scores apart.
-    static func dataset(of dir: URL) throws -> String? {
-        try JSONFiles.read(FeaturesManifest.self, from: dir.appendingPathComponent(FeaturesManifest.file)).dataset
-    }
-
     /// The trained scorer in `weights` (`model.safetensors`), by the manifest's kind.
     static func loadScorer(_ manifest: ModelManifest, weights: URL) throws -> any PatchScorer {
         switch manifest.kind {
@@ -100,7 +94,7 @@ struct InferStage: StageType {
         if let scoredTraining {
             let trainIds = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds
             try JSONFiles.write(ScoresFile(ids: trainIds, scores: scoredTraining.imageScores, mapSize: nil,
-                                           dataset: try Self.dataset(of: featuresDir)),
+                                           dataset: try FeaturesManifest.read(in: featuresDir).dataset),
                                 to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
             context.record("training_images_scored", trainIds.count)
         }

@@ -39,9 +39,7 @@ struct PatchCoreStage: StageType {
         }
         let allTraining = try FeatureFiles.open(input.directory, file: FeaturesManifest.trainFile, level: level, transform: transform)
         let hooks = try HookSet(context)
-        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining, dataset: try InferStage.dataset(of: input.directory)) {
-            try FeatureFiles.reader(input.directory, file: FeaturesManifest.trainFile).imageIds
-        }
+        let source = try TrainingImageChoice.apply(context, hooks: hooks, to: allTraining, features: input.directory)
         let fraction = p.double("coreset")
         let sampler = fraction < 1 ? CoresetSampler(fraction: fraction, projectionDimension: p.int("projection_dim"), seed: UInt64(p.int("seed")),
                                                     blockPatches: p.optionalInt("coreset_block"),

@@ -39,10 +39,15 @@ enum HookCalls {
         }
     }
 
-    /// `ctx` of a hook called once on a trained model's scores (no epoch or iteration).
-    static func afterTrainingContext(seed: UInt64, images: Int) -> [String: LuaValue] {
-        ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
-         "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(images))]
+    /// `name(scores, ctx)` for a hook called once on a trained model's scores of the
+    /// training images (threshold, training_images): no epoch or iteration in `ctx`, and its
+    /// random draws seeded by the stage's seed and the hook's name.
+    static func callAfterTraining(_ hook: LuaHook, scores: [Float], seed: UInt64, name: String) throws -> LuaValue {
+        let ctx: [String: LuaValue] = ["epoch": .integer(0), "epochs": .integer(0), "iteration": .integer(0),
+                                       "seed": .integer(Int64(bitPattern: seed)), "images": .integer(Int64(scores.count))]
+        return try scores.withUnsafeBufferPointer { s in
+            try hook.call([.vector(s)], context: ctx, seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: name), label: name)
+        }
     }
 
     /// A finite number, or the error saying what came back instead.
@@ -218,9 +223,7 @@ enum DeploymentThreshold {
     /// `scale` applies to the built-in rule only (a hook sees the raw scores).
     static func choose(trainingScores: [Float], hook: LuaHook?, seed: UInt64, scale: RobustThreshold.Scale = .raw) throws -> (threshold: Double, rule: String) {
         guard let hook else { return (try RobustThreshold.medianMAD(trainingScores, scale: scale), defaultRule(scale)) }
-        let result = try trainingScores.withUnsafeBufferPointer { s in
-            try hook.call([.vector(s)], context: HookCalls.afterTrainingContext(seed: seed, images: trainingScores.count), seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "threshold"), label: "threshold")
-        }
+        let result = try HookCalls.callAfterTraining(hook, scores: trainingScores, seed: seed, name: "threshold")
         let t = try HookCalls.finiteNumber(result, "the threshold", hook: hook)
         return (t, "Lua hook threshold: \(hook.reference.displayName)")
     }

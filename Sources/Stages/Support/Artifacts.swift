@@ -100,6 +100,11 @@ struct FeaturesManifest: Codable {
     /// inputs describe the same training images (absent in manifests of earlier versions).
     var dataset: String? = nil
     static let file = "features.json", trainFile = "train.features", testFile = "test.features"
+
+    /// The manifest of an `extract` result folder.
+    static func read(in dir: URL) throws -> FeaturesManifest {
+        try JSONFiles.read(FeaturesManifest.self, from: dir.appendingPathComponent(file))
+    }
 }
 
 /// `model.json`: which scorer `model.safetensors` holds.

@@ -29,7 +29,7 @@ enum SyntheticMaskLabels {
         guard let featuresInput = context.inputs.first(where: { $0.produces.contains(Artifact.features) }) else {
             throw StageError("no upstream stage produced '\(Artifact.features)'")
         }
-        let manifest = try JSONFiles.read(FeaturesManifest.self, from: featuresInput.directory.appendingPathComponent(FeaturesManifest.file))
+        let manifest = try FeaturesManifest.read(in: featuresInput.directory)
         // Extractions cached before the manifest recorded the resize used 256 → 224, the
         // default, so the same ratio is assumed for them.
         let resize = manifest.resize ?? Int((Double(manifest.inputSize) * 256 / 224).rounded())

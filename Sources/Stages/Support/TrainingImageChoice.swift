@@ -13,10 +13,11 @@ enum TrainingImageChoice {
     /// The chosen images of `source` (all of them when neither `keep_training` nor the hook
     /// is set), recording the choice. Fails when a rule is set without the training images'
     /// scores, or when a scores input is given without a rule (it would be ignored).
-    /// `ids` reads the training images' ids; it runs only when a rule is set. `dataset` is
-    /// the image set of `source` (`FeaturesManifest.dataset`), nil when its manifest predates it.
+    /// `features` is the `extract` folder `source` reads; its training ids and image set
+    /// (`FeaturesManifest.dataset`, nil in manifests that predate it) are read only when a
+    /// rule is set.
     static func apply(_ context: StageContext, hooks: HookSet, to source: any PatchFeatureSource,
-                      dataset: String?, ids readIDs: () throws -> [String]) throws -> any PatchFeatureSource {
+                      features: URL) throws -> any PatchFeatureSource {
         let keep = context.parameters.optionalDouble("keep_training")
         let hook = hooks["training_images"]
         let scoresInput = context.optionalInput(Artifact.scores)
@@ -36,11 +37,11 @@ enum TrainingImageChoice {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw StageError("'\(scoresInput.stage)' scored no training images (\(ScoresFile.trainingFile) missing): set its training_scores: yes")
         }
-        let ids = try readIDs()
+        let ids = try FeatureFiles.reader(features, file: FeaturesManifest.trainFile).imageIds
         let file = try JSONFiles.read(ScoresFile.self, from: url)
         // The ids are opaque (image order after the contamination draw): another draw of the
         // same size has the same ids, so the image set itself is compared when both say it.
-        if let theirs = file.dataset, let ours = dataset, theirs != ours {
+        if let theirs = file.dataset, let ours = try FeaturesManifest.read(in: features).dataset, theirs != ours {
             throw StageError("the training scores of '\(scoresInput.stage)' are of another image set (load result \(theirs.prefix(12)), these features' \(ours.prefix(12))): score this stage's training images")
         }
         let scores = try matched(ids: ids, file: file, stage: scoresInput.stage, path: url.path)
@@ -93,10 +94,7 @@ enum TrainingImageChoice {
     /// `training_images(scores, ctx)`: a number t keeps the images with score ≤ t, a table
     /// keeps the 1-based indices it lists; at least one image either way.
     static func scripted(_ hook: LuaHook, scores: [Float], seed: UInt64) throws -> [Int] {
-        let result = try scores.withUnsafeBufferPointer { s in
-            try hook.call([.vector(s)], context: HookCalls.afterTrainingContext(seed: seed, images: scores.count), seed: HookCalls.seed(seed, epoch: 0, iteration: 0, hook: "training_images"),
-                          label: "training_images")
-        }
+        let result = try HookCalls.callAfterTraining(hook, scores: scores, seed: seed, name: "training_images")
         return try HookCalls.chosenImages(result, scores: scores, hook: hook, threshold: "the training-image threshold",
                                           indices: "the training images' indices", meaning: "are kept",
                                           none: "no training image kept (\(scores.count) scored)").sorted()
