@@ -64,6 +64,9 @@ struct TrainStage: StageType {
             .init("batch_patches", .int(range: 1...1_000_000), help: "use this many random patch positions per iteration (not in the paper)"),
             .init("bank_patches", .int(range: 1...1_000_000), help: "keep this many random patches per bank image (not in the paper)"),
             .init("hidden", .list(.int(range: 1...65536)), default: .list([.int(1024), .int(128)]), help: "head hidden sizes (paper: 1024, 128)"),
+            // No declared default, so that workflows without it keep their cache keys.
+            .init("weight_average", .double(range: 0.0001...1),
+                  help: "save the mean of the weights over this share of the run's last steps (Polyak-Ruppert tail averaging, not in the paper; unset: the last step's weights, as the paper)"),
             .init("checkpoint_every", .int(range: 0...1_000_000), default: .int(1), help: "epochs between checkpoints (0: none)"),
             .init("convergence", .object([
                 .init("tail", .double(range: 0.01...1), default: .double(0.2), help: "share of the run, from its end, over which the loss trend is fitted"),
@@ -125,6 +128,7 @@ struct TrainStage: StageType {
         c.hidden1 = hidden[0]
         c.hidden2 = hidden[1]
         c.checkpointEveryEpochs = p.int("checkpoint_every")
+        if let tail = p.value(at: "weight_average")?.doubleValue { c.weightAveraging = WeightAveraging(tail: tail) }
         return c
     }
 
@@ -221,6 +225,10 @@ struct TrainStage: StageType {
             + (transform.isIdentity ? [] : ["patch features read with \(transform) (paper: f_ij = [global ‖ local_j] as extracted)"]))
         context.record("feature_transform", ["neighbourhood": transform.neighbourhood, "global_weight": Double(transform.globalWeight)])
         context.record("resumed_from_epoch", resumedFrom)
+        if let a = config.weightAveraging {
+            context.record("weight_average", ["tail": a.tail, "first_step": a.firstStep(totalSteps: schedule.totalIterations),
+                                              "averaged_steps": result.state.averagedSteps] as [String: Any])
+        }
         context.record("iterations", result.state.iterations)
         if let last = result.state.epochStatistics.last {
             context.record("final_epoch", ["loss": Double(last.loss), "bank_images": Double(last.bankImages),

@@ -164,6 +164,42 @@ import Workflow
         #expect(both.failures.map(\.message) == ["train: set either 'steps' (total optimiser steps) or 'epochs' (passes over the training set), not both; got steps: 2 and epochs: 3"])
     }
 
+    /// `weight_average` through the stage: 8 steps (2 epochs of 4) with a tail of 0.5 save
+    /// the mean over steps 4…7: the record says so, the departure is listed, the loss curve
+    /// is the plain run's and the saved weights are not. Out of range is refused by name.
+    @Test func weightAverageIsRecordedAndChangesOnlyTheSavedWeights() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-stages-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tiny.yaml").path
+        try Self.workflow.write(toFile: path, atomically: true, encoding: .utf8)
+        let (plain, plainRecord) = try await run(dir, path)
+        try #require(plain.status == .succeeded, "failures: \(plain.failures.map(\.message))")
+        let (averaged, record) = try await run(dir, path, settings: ["model.weight_average=0.5"])
+        try #require(averaged.status == .succeeded, "failures: \(averaged.failures.map(\.message))")
+        let summary = stage(record, "model")["summary"] as! [String: Any]
+        let w = try #require(summary["weight_average"] as? [String: Any])
+        #expect(w["tail"] as? Double == 0.5 && w["first_step"] as? Int == 4 && w["averaged_steps"] as? Int == 4)
+        #expect((summary["departures_from_paper"] as! [String]).contains {
+            $0 == "the saved weights are the mean over the last 50 % of the steps (Polyak-Ruppert tail average; paper: the last step's weights)"
+        })
+        #expect((stage(plainRecord, "model")["summary"] as! [String: Any])["weight_average"] == nil)
+        func output(_ r: [String: Any], _ file: String) throws -> Data {
+            try Data(contentsOf: URL(fileURLWithPath: stage(r, "model")["outputs"] as! String).appendingPathComponent(file))
+        }
+        let a = try JSONDecoder().decode(TrainingHistory.self, from: output(plainRecord, TrainingHistory.file))
+        let b = try JSONDecoder().decode(TrainingHistory.self, from: output(record, TrainingHistory.file))
+        #expect(a.stepLosses == b.stepLosses && a.stepLosses?.count == 8)
+        #expect(try output(plainRecord, "model.safetensors") != output(record, "model.safetensors"))
+
+        do {
+            _ = try await run(dir, path, settings: ["model.weight_average=0"])
+            Issue.record("expected the workflow to be refused")
+        } catch {
+            #expect("\(error)".contains("stage 'model', field 'with.weight_average': expected number in 0.0001...1.0, found the integer 0"), "\(error)")
+        }
+    }
+
     /// `train`'s `features:` option: the model records the transform, `infer` reads the
     /// test features through it (its scores equal scoring `TransformedPatchFeatures` with the
     /// saved Local-Net directly), and the departure from the paper is in the run record.

@@ -10,6 +10,7 @@ public enum TrainerCheckpoint {
     static let formatVersion = 1
     static let metadataKey = "funad.trainer"
     static let stepLossKey = "log.step_loss"
+    static let averageKey = "average.weights"
 
     struct Metadata: Codable {
         var formatVersion: Int
@@ -27,6 +28,8 @@ public enum TrainerCheckpoint {
         var bankRecords: [BankRefreshRecord]
         var epochStatistics: [EpochStatistics]
         var stopReason: String?
+        /// Steps in the running weight mean (`WeightAveraging`); absent without one.
+        var averagedSteps: Int?
     }
 
     /// Serialises `state` to bytes (deterministic: same state, same bytes).
@@ -40,6 +43,9 @@ public enum TrainerCheckpoint {
         if !state.stepLosses.isEmpty {
             tensors[stepLossKey] = WeightTensor(shape: [state.stepLosses.count], values: state.stepLosses)
         }
+        if let mean = state.averagedWeights {
+            tensors[averageKey] = WeightTensor(shape: [mean.count], values: mean)
+        }
         if let bank = state.bank {
             tensors["bank.features"] = WeightTensor(shape: [bank.rowCount, bank.dimension], values: bank.features)
         }
@@ -49,7 +55,8 @@ public enum TrainerCheckpoint {
             rngState: state.rng.state.map { String($0) }, epochsCompleted: state.epochsCompleted,
             iterations: state.iterations, optimizer: state.optimizer.configuration, optimizerSteps: state.optimizer.steps,
             bankImages: state.bank?.imageIndices, bankRowImage: state.bank?.rowImage, bankRowPatch: state.bank?.rowPatch,
-            bankRecords: state.bankRecords, epochStatistics: state.epochStatistics, stopReason: state.stopReason)
+            bankRecords: state.bankRecords, epochStatistics: state.epochStatistics, stopReason: state.stopReason,
+            averagedSteps: state.averagedWeights == nil ? nil : state.averagedSteps)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(meta), as: UTF8.self)
@@ -129,10 +136,23 @@ public enum TrainerCheckpoint {
         guard meta.epochsCompleted >= 0, meta.iterations >= 0 else {
             throw TrainingError("\(name): negative epoch or iteration counter")
         }
+        let mean = tensors[averageKey]
+        switch (mean, meta.averagedSteps) {
+        case (nil, nil): break
+        case let (m?, k?):
+            guard m.count == n, m.shape == [n] else {
+                throw TrainingError("\(name): tensor '\(averageKey)' has shape \(m.shape); expected [\(n)] (one value per parameter)")
+            }
+            guard (1...max(1, meta.iterations)).contains(k) else {
+                throw TrainingError("\(name): the weight mean holds \(k) steps; expected 1...\(meta.iterations) (the steps run so far)")
+            }
+        default:
+            throw TrainingError("\(name): the weight mean is incomplete (expected both the '\(averageKey)' tensor and the 'averagedSteps' count, or neither)")
+        }
         return TrainerState(parameters: parameters, optimizer: optimizer, rng: rng, epochsCompleted: meta.epochsCompleted,
                             iterations: meta.iterations, bank: bank, bankRecords: meta.bankRecords,
                             epochStatistics: meta.epochStatistics, stepLosses: tensors[stepLossKey]?.values ?? [],
-                            stopReason: meta.stopReason)
+                            stopReason: meta.stopReason, averagedWeights: mean?.values, averagedSteps: meta.averagedSteps ?? 0)
     }
 
     /// The string value of `__metadata__[key]` in a safetensors header, or nil.

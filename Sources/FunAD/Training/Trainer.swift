@@ -63,6 +63,7 @@ public struct FunADTrainer: Sendable {
         // the checkpointed bank, so a resumed run searches the same way).
         var bankIndex: ProjectedBankSearch? = nil
         var excluded = [Int32](repeating: -1, count: rows)
+        let firstAveraged = c.weightAveraging?.firstStep(totalSteps: schedule.totalIterations)
 
         // Epochs are the resumable unit (a checkpoint is written only between epochs, so the
         // shuffle of a resumed epoch is drawn again from the saved generator). A step-counted
@@ -181,6 +182,7 @@ public struct FunADTrainer: Sendable {
                     certifiedQueries: certified, batchPatches: rows)
                 progress?(report)
                 st.stepLosses.append(loss.total)
+                if let firstAveraged, st.iterations >= firstAveraged { st.accumulateAverage() }
                 st.iterations += 1
                 if let shouldStop, shouldStop(report) { throw TrainingCancelled(afterIteration: report.globalIteration) }
             }
@@ -209,6 +211,9 @@ public struct FunADTrainer: Sendable {
         if let reason = st.stopReason {
             departures.append("training stopped early after epoch \(st.epochsCompleted) of \(schedule.epochs) by \(c.epochEnd?.summary ?? "an epoch-end rule"): \(reason)")
         }
-        return TrainingResult(model: LocalNet(parameters: st.parameters), state: st, departuresFromPaper: departures)
+        if c.weightAveraging != nil && st.averagedSteps == 0 {
+            departures.append("no step was averaged (training ended before the averaged tail began): the saved weights are the last step's")
+        }
+        return TrainingResult(model: LocalNet(parameters: st.outputParameters), state: st, departuresFromPaper: departures)
     }
 }

@@ -62,6 +62,25 @@ public struct PatchSubsampling: Sendable, Equatable, Codable {
     }
 }
 
+/// Tail averaging of the weights (Polyak–Ruppert averaging; SWA with a constant learning
+/// rate), not in the paper: the saved model is the uniform mean of the weights after each
+/// of the run's last `⌈tail · steps⌉` optimiser steps instead of the last step's weights.
+/// Training itself (banks, pseudo-labels, gradients) still uses the live weights, so the
+/// trajectory is unchanged; only the output is smoothed. Why: FUN-AD's trajectory is
+/// chaotic (a 1e-3 relative change of the features at step 2 ends in other weights), and
+/// a mean over many steps moves less with that noise than one step's weights do.
+public struct WeightAveraging: Sendable, Equatable {
+    /// Share of the run, counted from its end, whose steps enter the mean (0 < tail ≤ 1).
+    public var tail: Double
+    public init(tail: Double) { self.tail = tail }
+
+    /// The global index of the first averaged step in a run of `totalSteps` steps.
+    public func firstStep(totalSteps: Int) -> Int {
+        let averaged = Int((tail * Double(totalSteps)).rounded(.up))
+        return max(0, totalSteps - max(1, averaged))
+    }
+}
+
 /// Every knob of FUN-AD training (METHOD.md "One training iteration"); defaults are
 /// the paper's (and, where the paper is silent, the official code's).
 public struct TrainerConfiguration: Sendable {
@@ -108,6 +127,9 @@ public struct TrainerConfiguration: Sendable {
     /// supplement (Table 5): synthetic anomalies supervised by their own Perlin masks.
     /// Empty (the default, METHOD.md step 3): every image is pseudo-labelled.
     public var fixedPatchLabels: [Int: [UInt8]] = [:]
+    /// Save the mean of the last steps' weights instead of the last step's (not in the
+    /// paper); nil = the last step's weights.
+    public var weightAveraging: WeightAveraging? = nil
 
     public init() {}
 
@@ -136,10 +158,18 @@ public struct TrainerConfiguration: Sendable {
         if let n = patchSubsampling.batchPatches { out.append("batch uses \(n) random patch positions per iteration (paper: all)") }
         if let n = patchSubsampling.bankPatches { out.append("bank keeps \(n) random patches per image (paper: all)") }
         if hidden1 != 1024 || hidden2 != 128 { out.append("head \(hidden1)-\(hidden2)-1 (paper: 1024-128-1)") }
+        if let a = weightAveraging {
+            out.append("the saved weights are the mean over the last \(Self.percent(a.tail)) of the steps (Polyak-Ruppert tail average; paper: the last step's weights)")
+        }
         if !fixedPatchLabels.isEmpty {
             out.append("\(fixedPatchLabels.count) images labelled by their masks instead of pseudo-labels (synthetic anomalies; paper supplement Table 5 ablation)")
         }
         return out
+    }
+
+    static func percent(_ share: Double) -> String {
+        let p = share * 100
+        return p == p.rounded() ? "\(Int(p)) %" : "\(p) %"
     }
 
     /// Checks the configuration against the feature set; messages name the field.
@@ -157,6 +187,9 @@ public struct TrainerConfiguration: Sendable {
         guard lambda >= 0, lambda.isFinite else { throw fail("lambda must be a finite number ≥ 0, got \(lambda)") }
         guard hidden1 >= 1, hidden2 >= 1 else { throw fail("hidden sizes must be ≥ 1, got \(hidden1), \(hidden2)") }
         guard checkpointEveryEpochs >= 0 else { throw fail("checkpointEveryEpochs must be ≥ 0, got \(checkpointEveryEpochs)") }
+        if let a = weightAveraging, !(a.tail > 0 && a.tail <= 1) {
+            throw fail("weightAveraging.tail = \(a.tail); expected a share of the run in (0, 1]")
+        }
         if case .everyIterations(let n) = bankRefresh, n < 1 {
             throw fail("bank refresh every \(n) iterations; expected ≥ 1")
         }

@@ -18,6 +18,10 @@ public struct TrainerState: Sendable, Equatable {
     public var stepLosses: [Float]
     /// Set when an epoch-end policy stopped training early: its reason.
     public var stopReason: String?
+    /// With `WeightAveraging`: the running mean of the weights after each averaged step so
+    /// far (nil before the first), and how many steps it holds.
+    public var averagedWeights: [Float]?
+    public var averagedSteps: Int = 0
 
     /// A fresh state: PyTorch-default initialisation from `seed` (the same generator
     /// then drives shuffles, bank draws and perturbations).
@@ -37,7 +41,9 @@ public struct TrainerState: Sendable, Equatable {
 
     init(parameters: LocalNetParameters, optimizer: RMSProp, rng: Xoshiro256StarStar, epochsCompleted: Int,
          iterations: Int, bank: MemoryBank?, bankRecords: [BankRefreshRecord], epochStatistics: [EpochStatistics],
-         stepLosses: [Float] = [], stopReason: String? = nil) {
+         stepLosses: [Float] = [], stopReason: String? = nil, averagedWeights: [Float]? = nil, averagedSteps: Int = 0) {
+        self.averagedWeights = averagedWeights
+        self.averagedSteps = averagedSteps
         self.stepLosses = stepLosses
         self.stopReason = stopReason
         self.parameters = parameters
@@ -86,6 +92,33 @@ extension TrainerState {
         let a = Set(current.imageIndices), b = Set(previous.imageIndices)
         let union = a.union(b).count
         return union == 0 ? 0 : Float(a.intersection(b).count) / Float(union)
+    }
+}
+
+extension TrainerState {
+    /// Adds the current weights to the running mean (Welford's update, w̄ += (w − w̄) / k).
+    mutating func accumulateAverage() {
+        averagedSteps += 1
+        guard var mean = averagedWeights else {
+            averagedWeights = parameters.values
+            return
+        }
+        averagedWeights = nil  // keep `mean` uniquely referenced while it is updated in place
+        let k = Float(averagedSteps)
+        parameters.values.withUnsafeBufferPointer { w in
+            mean.withUnsafeMutableBufferPointer { m in
+                for i in 0..<m.count { m[i] += (w[i] - m[i]) / k }
+            }
+        }
+        averagedWeights = mean
+    }
+
+    /// The weights to save: the running mean when one was kept, else the live weights.
+    var outputParameters: LocalNetParameters {
+        guard let mean = averagedWeights, averagedSteps > 0 else { return parameters }
+        var out = parameters
+        out.values = mean
+        return out
     }
 }
 
