@@ -107,6 +107,11 @@ import Testing
         var tooMany = state
         tooMany.averagedSteps = state.iterations + 1
         #expect(throws: TrainingError.self) { try TrainerCheckpoint.decode(TrainerCheckpoint.encode(tooMany), name: "c.safetensors") }
+        // A mean of one step in a checkpoint written before any step ran.
+        var beforeAnyStep = FunADTrainer(configuration: c).initialState(for: Self.source)
+        beforeAnyStep.averagedWeights = beforeAnyStep.parameters.values
+        beforeAnyStep.averagedSteps = 1
+        #expect(throws: TrainingError.self) { try TrainerCheckpoint.decode(TrainerCheckpoint.encode(beforeAnyStep), name: "c.safetensors") }
         #expect(try TrainerCheckpoint.decode(TrainerCheckpoint.encode(state)) == state)
     }
 

@@ -143,8 +143,8 @@ public enum TrainerCheckpoint {
             guard m.count == n, m.shape == [n] else {
                 throw TrainingError("\(name): tensor '\(averageKey)' has shape \(m.shape); expected [\(n)] (one value per parameter)")
             }
-            guard (1...max(1, meta.iterations)).contains(k) else {
-                throw TrainingError("\(name): the weight mean holds \(k) steps; expected 1...\(meta.iterations) (the steps run so far)")
+            guard k >= 1, k <= meta.iterations else {
+                throw TrainingError("\(name): the weight mean holds \(k) steps; expected 1 to \(meta.iterations) (the steps run so far)")
             }
         default:
             throw TrainingError("\(name): the weight mean is incomplete (expected both the '\(averageKey)' tensor and the 'averagedSteps' count, or neither)")
