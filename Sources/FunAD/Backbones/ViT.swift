@@ -12,7 +12,7 @@ import Foundation
 /// synchronisation what batch parallelism does not, so `batchParallel` is the default;
 /// an odd image left over runs on the blas-parallel path.
 public struct ViTThreading: Sendable, Equatable {
-    /// Images processed concurrently, each on its own thread (BLAS is set to 1 thread).
+    /// Images processed concurrently, each on its own thread (each product on 1 BLAS thread).
     public var imageWorkers: Int
     /// BLAS threads when `imageWorkers` is 1, and for a leftover chunk that has no partner.
     public var blasThreads: Int
@@ -38,9 +38,9 @@ public struct ViTThreading: Sendable, Equatable {
 /// A DINO Vision Transformer backbone (METHOD.md step 2): output of the last block after
 /// the final LayerNorm; global = class token, local = the patch-token grid.
 ///
-/// `forward` already uses every core it is given (`threading`), and sets OpenBLAS's
-/// process-wide thread count while it runs (restoring it afterwards): call it from one
-/// task at a time rather than running several forwards side by side.
+/// `forward` already uses every core it is given (`threading`). Each of its products states
+/// its OpenBLAS thread count (1 on image workers), so a forward never changes the count
+/// that other tasks' products run with (`BLAS`).
 public struct ViT: Backbone {
     public let weights: ViTWeights
     public var threading: ViTThreading
@@ -87,8 +87,6 @@ public struct ViT: Backbone {
         let chunkCount = (batch + chunk - 1) / chunk
         let workers = min(threading.imageWorkers, chunkCount)
         let parallelChunks = workers > 1 ? (chunkCount / workers) * workers : 0
-        let savedThreads = BLAS.threads
-        defer { BLAS.threads = savedThreads }
 
         weights.storage.withUnsafeBufferPointer { w in
             images.withUnsafeBufferPointer { img in
@@ -100,7 +98,6 @@ public struct ViT: Backbone {
                                 images: img.baseAddress!, side: side, grid: g,
                                 global: gOut.baseAddress!, local: lOut.baseAddress!)
                             if parallelChunks > 0 {
-                                BLAS.threads = 1
                                 // Workers pull chunks from a shared counter, so one that is slowed
                                 // (a busy machine) does not hold back the whole batch.
                                 let queue = ChunkCounter(limit: parallelChunks)
@@ -111,7 +108,6 @@ public struct ViT: Backbone {
                             }
                             if parallelChunks < chunkCount {
                                 let threads = threading.blasThreads
-                                BLAS.threads = threads
                                 let ws = ViTWorkspace(config: cfg, grid: g, images: chunk, threads: threads)
                                 for c in parallelChunks..<chunkCount {
                                     pass.run(chunk: c, of: chunk, batch: batch, workspace: ws, threads: threads, blasThreads: threads)

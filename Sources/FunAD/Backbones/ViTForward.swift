@@ -65,7 +65,7 @@ struct ViTForwardPass: @unchecked Sendable {
         let scoresSize = tokens * (tokens + 1)
 
         for (slot, image) in range.enumerated() {
-            embedPatches(image: image, into: ws.x + slot * tokens * d, cols: ws.cols)
+            embedPatches(image: image, into: ws.x + slot * tokens * d, cols: ws.cols, blasThreads: blasThreads)
         }
 
         for (b, o) in layout.blocks.enumerated() {
@@ -77,27 +77,29 @@ struct ViTForwardPass: @unchecked Sendable {
                               bias: self.weights + o.norm1Bias, rows: r.count, dim: d, eps: eps)
                 }
             }
-            linear(ws.xn, weight: weights + o.qkvWeight, bias: weights + o.qkvBias, ws.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d)
-            if threads > 1 { BLAS.threads = 1 }
+            linear(ws.xn, weight: weights + o.qkvWeight, bias: weights + o.qkvBias, ws.qkv, rows: rows, inFeatures: d, outFeatures: 3 * d,
+                   threads: blasThreads)
             for slot in 0..<range.count {
                 split(heads, threads) { t, headRange in
                     multiHeadAttention(qkv: ws.qkv + slot * tokens * 3 * d, ws.attn + slot * tokens * d,
                                        scores: ws.scores + t * scoresSize, tokens: tokens, dim: d, heads: heads,
-                                       headRange: headRange)
+                                       headRange: headRange, threads: 1)
                 }
             }
-            if threads > 1 { BLAS.threads = blasThreads }
-            linear(ws.attn, weight: weights + o.projWeight, bias: nil, ws.x, rows: rows, inFeatures: d, outFeatures: d, accumulate: true)
+            linear(ws.attn, weight: weights + o.projWeight, bias: nil, ws.x, rows: rows, inFeatures: d, outFeatures: d, accumulate: true,
+                   threads: blasThreads)
             split(rows, threads) { _, r in
                 addBiasLayerNorm(ws.x + r.lowerBound * d, rowBias: self.weights + o.projBias, ws.xn + r.lowerBound * d,
                                  weight: self.weights + o.norm2Weight, bias: self.weights + o.norm2Bias, rows: r.count, dim: d, eps: eps)
             }
             // x += fc2(gelu(fc1(norm2(x))))
-            linear(ws.xn, weight: weights + o.fc1Weight, bias: nil, ws.hidden, rows: rows, inFeatures: d, outFeatures: hd)
+            linear(ws.xn, weight: weights + o.fc1Weight, bias: nil, ws.hidden, rows: rows, inFeatures: d, outFeatures: hd,
+                   threads: blasThreads)
             split(rows, threads) { _, r in
                 addBiasGELU(ws.hidden + r.lowerBound * hd, bias: self.weights + o.fc1Bias, rows: r.count, cols: hd)
             }
-            linear(ws.hidden, weight: weights + o.fc2Weight, bias: nil, ws.x, rows: rows, inFeatures: hd, outFeatures: d, accumulate: true)
+            linear(ws.hidden, weight: weights + o.fc2Weight, bias: nil, ws.x, rows: rows, inFeatures: hd, outFeatures: d, accumulate: true,
+                   threads: blasThreads)
             // fc2's bias, then the next block's norm1 (or the final norm) in one sweep.
             if b + 1 < layout.blocks.count {
                 let next = layout.blocks[b + 1]
@@ -132,7 +134,7 @@ struct ViTForwardPass: @unchecked Sendable {
     /// x (tokens × dim) = [cls; patches·Wᵀ + b] + pos. The stride-p convolution is one
     /// GEMM over im2col rows: cols[patch][(c·p + ky)·p + kx], matching Conv2d's weight
     /// layout dim × 3 × p × p.
-    private func embedPatches(image: Int, into x: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>) {
+    private func embedPatches(image: Int, into x: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, blasThreads: Int) {
         let p = config.patchSize, d = config.dim
         let k = 3 * p * p
         let plane = side * side
@@ -148,7 +150,7 @@ struct ViTForwardPass: @unchecked Sendable {
                 }
             }
         }
-        BLAS.gemm(cols, weights + layout.patchWeight, x + d, m: grid * grid, n: d, k: k, transB: true)
+        BLAS.gemm(cols, weights + layout.patchWeight, x + d, m: grid * grid, n: d, k: k, transB: true, threads: blasThreads)
         let cls = weights + layout.clsToken, bias = weights + layout.patchBias
         for c in 0..<d { x[c] = cls[c] + pos[c] }
         for t in 1...(grid * grid) {
