@@ -57,16 +57,16 @@ import Testing
         let (a, b) = Self.operands(seed: 11)
         let alone = (Self.product(a, b), Self.product(a, b, threads: 2))
 
-        let stop = ManagedAtomicFlag()
-        let forwards = Task.detached { () throws -> Int in
-            var runs = 0
+        let stop = StopFlag()
+        // Expectations are checked here, not in the detached task (it runs outside the test's context).
+        let forwards = Task.detached { () throws -> (runs: Int, changed: Int) in
+            var runs = 0, changed = 0
             while !stop.isSet || runs < 4 {
                 let out = try vit.forward(input.values, batch: batch, side: 64)
-                let same = out.local == aloneFeatures.local && out.global == aloneFeatures.global
-                #expect(same, "a ViT forward beside the products changed its features")
+                if out.local != aloneFeatures.local || out.global != aloneFeatures.global { changed += 1 }
                 runs += 1
             }
-            return runs
+            return (runs, changed)
         }
         var mismatches = 0
         for _ in 0..<300 {
@@ -74,14 +74,15 @@ import Testing
             if Self.product(a, b, threads: 2) != alone.1 { mismatches += 1 }
         }
         stop.set()
-        let runs = try await forwards.value
+        let (runs, changed) = try await forwards.value
         #expect(runs >= 4)
+        #expect(changed == 0, "\(changed) of \(runs) ViT forwards beside the products changed their features")
         #expect(mismatches == 0, "\(mismatches) of 600 products changed bits while \(runs) ViT forwards ran beside them")
     }
 }
 
 /// A flag one task sets and another polls.
-private final class ManagedAtomicFlag: @unchecked Sendable {
+private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
