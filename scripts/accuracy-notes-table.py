@@ -438,8 +438,8 @@ def stale_line():
             + (f"; item{'s' if len(fresh) > 1 else ''} {words(fresh)} ran with the current versions." if fresh else "."))
 
 out += ["## Not run", ""] + (missing or ["- Everything listed above finished."]) + [
-        "- Not measured here (issue 10, left open): Lite2 with the feature options (Lite1 and Lite2 on the 50-image subset without them, 3 seeds each, are in docs/CLEANED.md, from `scripts/cleaned-results`), and `global_weight` on the full set "
-        "(`neighbourhood: 3` on the full set over 3 seeds is in docs/FEATURES.md, from `scripts/features-results`); "
+        "- Not measured here (issue 10, left open): Lite2 with the feature options (Lite1 and Lite2 on the 50-image subset without them, 3 seeds each, are in docs/CLEANED.md, from `scripts/cleaned-results`), and the two feature options combined on the full set "
+        "(each alone on the full set over 3 seeds, `neighbourhood: 3` and `global_weight: 0.25`, is in docs/FEATURES.md, from `scripts/features-results`); "
         + ("" if os.path.exists(fp_mtd) else "the floating-point spread on the full MTD set (item 8 is the demo set); ")
         + "accuracy against wall time on the full set beyond the step counts of docs/SCHEDULE.md (`scripts/mtd-steps`). "
         "20 % contamination (3 seeds) is in docs/RESULTS.md, from `workflows/mtd-sweep.yaml`. "
