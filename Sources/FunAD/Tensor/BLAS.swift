@@ -25,7 +25,7 @@ public enum BLAS {
         lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil,
         threads: Int? = nil
     ) {
-        gate.enter(threads ?? gate.defaultCount)
+        gate.enter(threads)
         defer { gate.leave() }
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
@@ -97,10 +97,12 @@ public enum BLAS {
         set { condition.lock(); defaultStorage = max(1, newValue); condition.unlock() }
     }
 
-    @usableFromInline func enter(_ requested: Int) {
-        let count = max(1, requested)
+    /// Waits until a call with `requested` threads (nil: the default count) may run, then
+    /// sets OpenBLAS to that count if it is not already. Pair with `leave()`.
+    @usableFromInline func enter(_ requested: Int?) {
         condition.lock()
         defer { condition.unlock() }
+        let count = max(1, requested ?? defaultStorage)
         if !admitsNewcomer(count) {
             waiting[count, default: 0] += 1
             while !admitsWaiter(count) { condition.wait() }
