@@ -113,7 +113,7 @@ public enum BLAS {
             }
         }
         if count != current {
-            openblas_set_num_threads(Int32(count))
+            openblas_set_num_threads(Int32(clamping: count))  // a count beyond Int32 would trap; OpenBLAS caps it anyway
             current = count
         }
         inFlight += 1
