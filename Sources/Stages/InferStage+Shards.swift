@@ -21,9 +21,9 @@ extension InferStage: ShardableStage {
 
     func runShard(_ shard: Shard, context: StageContext) async throws {
         let p = context.parameters
-        let modelDir = try context.input(Artifact.model).directory
         let featuresDir = try context.input(Artifact.features).directory
-        let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
+        let models = try Self.loadModels(context)
+        let manifest = models.manifest
         let wantTraining = p.string("training_scores") == "yes" || (p.string("training_scores") == "auto" && manifest.kind == .localNet)
         var parts = [Part(file: FeaturesManifest.testFile,
                           source: try Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.testFile), manifest: manifest),
@@ -35,7 +35,7 @@ extension InferStage: ShardableStage {
         }
         let group = Self.imagesPerCall(patchesPerImage: parts[0].source.patchesPerImage)
         let split = shard.groupedItems(partSizes: parts.map(\.ids.count), groupSize: group)
-        let scorer = try Self.loadScorer(manifest, weights: modelDir.appendingPathComponent(ModelManifest.weightsFile))
+        let scorer = models.scorer
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let rule = try Self.imageScoreRule(p)
         var scored = 0
@@ -48,7 +48,7 @@ extension InferStage: ShardableStage {
                                            imageScoreRule: rule)
             scored += images.count
             try JSONFiles.write(ScoresFile(ids: Array(part.ids[images]), scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size"),
-                                           dataset: isTest ? nil : try FeaturesManifest.read(in: featuresDir).dataset),
+                                           dataset: isTest ? nil : try FeaturesManifest.read(in: featuresDir).dataset, ensemble: models.ensemble),
                                 to: context.outputDirectory.appendingPathComponent(isTest ? ScoresFile.file : ScoresFile.trainingFile))
         }
         context.record("shard", shard.description)
@@ -62,7 +62,8 @@ extension InferStage: ShardableStage {
             guard !present.isEmpty else { return nil }
             guard present.count == shards.count else { throw StageError("\(context.stageName): only some shards hold \(file)") }
             let parts = try shards.map { try JSONFiles.read(ScoresFile.self, from: $0.appendingPathComponent(file)) }
-            return ScoresFile(ids: parts.flatMap(\.ids), scores: parts.flatMap(\.scores), mapSize: parts[0].mapSize, dataset: parts[0].dataset)
+            return ScoresFile(ids: parts.flatMap(\.ids), scores: parts.flatMap(\.scores), mapSize: parts[0].mapSize, dataset: parts[0].dataset,
+                              ensemble: parts[0].ensemble)
         }
         guard let test = try scores(ScoresFile.file) else { throw StageError("\(context.stageName): the shards hold no \(ScoresFile.file)") }
         if p.bool("maps") {
@@ -84,9 +85,9 @@ extension InferStage: ShardableStage {
             context.record("training_images_scored", training.ids.count)
         }
         // What `run` records, from the same inputs.
-        let modelDir = try context.input(Artifact.model).directory
-        let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
-        context.record("model", manifest.kind.rawValue)
+        let models = try Self.loadModels(context)
+        context.record("model", models.manifest.kind.rawValue)
+        if let members = models.ensemble { context.record("ensemble", members) }
         context.record("image_score", try Self.imageScoreRule(p).description)
         context.record("images", test.ids.count)
         context.announce("merged \(shards.count) shards: \(test.ids.count) test images")

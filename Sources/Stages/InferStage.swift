@@ -9,10 +9,12 @@ import Workflow
 /// scores as version 2 up to float rounding and about twice as fast with Lite0 features.
 /// Version 4: the anomaly map's resize and Gaussian are one linear map (`SmoothedResize`),
 /// the same maps up to float rounding (< 1e-6) and several times faster.
+/// Several model inputs (one `train` stage per seed) are scored as a `LocalNetEnsemble`;
+/// one model scores as before, so the version stays 4.
 struct InferStage: StageType {
     let declaration = StageDeclaration(
         type: "infer", version: 4,
-        summary: "image scores and anomaly maps for the test images (and image scores of the training images)",
+        summary: "image scores and anomaly maps for the test images (and image scores of the training images); several Local-Net inputs are scored as one ensemble (σ of their mean logit)",
         consumes: [Artifact.model, Artifact.features], produces: [Artifact.scores],
         parameters: [
             .init("sigma", .double(range: 0...100), default: .double(4), help: "Gaussian σ of the map smoothing in pixels (0: none)"),
@@ -59,14 +61,45 @@ struct InferStage: StageType {
         }
     }
 
+    /// The scorer of the stage's model input, or of several: every upstream result that
+    /// produces a model, in `needs` order. Several must be Local-Nets trained on the same
+    /// features (same dimension, level and feature transform), typically one `train` stage
+    /// per seed; they are scored as one `LocalNetEnsemble` (σ of the mean logit).
+    struct Models {
+        var manifest: ModelManifest
+        var scorer: any PatchScorer
+        /// The model stages' names when there are several (nil for one model).
+        var ensemble: [String]?
+    }
+
+    static func loadModels(_ context: StageContext) throws -> Models {
+        let inputs = context.inputs.filter { $0.produces.contains(Artifact.model) }
+        guard let first = inputs.first else { throw StageError("\(context.stageName): no upstream stage produced a model") }
+        let manifests = try inputs.map { try JSONFiles.read(ModelManifest.self, from: $0.directory.appendingPathComponent(ModelManifest.file)) }
+        let weights = inputs.map { $0.directory.appendingPathComponent(ModelManifest.weightsFile) }
+        guard inputs.count > 1 else {
+            return Models(manifest: manifests[0], scorer: try loadScorer(manifests[0], weights: weights[0]), ensemble: nil)
+        }
+        let reference = manifests[0]
+        for (input, manifest) in zip(inputs, manifests) {
+            guard manifest.kind == .localNet else {
+                throw StageError("\(context.stageName): an ensemble of several models takes Local-Nets only; '\(input.stage)' is a \(manifest.kind.rawValue) model (give infer one model, or only train stages)")
+            }
+            guard manifest.dimension == reference.dimension, manifest.level == reference.level, manifest.features == reference.features else {
+                throw StageError("\(context.stageName): the ensemble's models must read the same features; '\(input.stage)' reads \(manifest.dimension)-d \(manifest.level) features\(manifest.features.map { " (\($0))" } ?? ""), '\(first.stage)' reads \(reference.dimension)-d \(reference.level) features\(reference.features.map { " (\($0))" } ?? "")")
+            }
+        }
+        let members = try weights.map { try LocalNet(contentsOf: $0) }
+        return Models(manifest: reference, scorer: try LocalNetEnsemble(members: members), ensemble: inputs.map(\.stage))
+    }
+
     func run(_ context: StageContext) async throws {
         let p = context.parameters
-        let modelDir = try context.input(Artifact.model).directory
         let featuresDir = try context.input(Artifact.features).directory
-        let manifest = try JSONFiles.read(ModelManifest.self, from: modelDir.appendingPathComponent(ModelManifest.file))
+        let models = try Self.loadModels(context)
+        let manifest = models.manifest
         let source = try Self.scoringSource(featuresDir.appendingPathComponent(FeaturesManifest.testFile), manifest: manifest)
         let ids = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.testFile).imageIds
-        let weights = modelDir.appendingPathComponent(ModelManifest.weightsFile)
         let mapURL = p.bool("maps") ? context.outputDirectory.appendingPathComponent(ScoresFile.mapsFile) : nil
         let precision: MapPrecision = p.string("map_dtype") == "float16" ? .float16 : .float32
         let progress: (Int, Int) -> Void = { done, total in context.progress(done, of: total, unit: "images") }
@@ -88,17 +121,22 @@ struct InferStage: StageType {
             } : nil
             return (test, train, rule)
         }
-        let (result, scoredTraining, rule) = try scoreAll(try Self.loadScorer(manifest, weights: weights))
-        try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size")),
+        let (result, scoredTraining, rule) = try scoreAll(models.scorer)
+        try JSONFiles.write(ScoresFile(ids: ids, scores: result.imageScores, mapSize: mapURL == nil ? nil : p.int("map_size"),
+                                       ensemble: models.ensemble),
                             to: context.outputDirectory.appendingPathComponent(ScoresFile.file))
         if let scoredTraining {
             let trainIds = try FeatureFiles.reader(featuresDir, file: FeaturesManifest.trainFile).imageIds
             try JSONFiles.write(ScoresFile(ids: trainIds, scores: scoredTraining.imageScores, mapSize: nil,
-                                           dataset: try FeaturesManifest.read(in: featuresDir).dataset),
+                                           dataset: try FeaturesManifest.read(in: featuresDir).dataset, ensemble: models.ensemble),
                                 to: context.outputDirectory.appendingPathComponent(ScoresFile.trainingFile))
             context.record("training_images_scored", trainIds.count)
         }
         context.record("model", manifest.kind.rawValue)
+        if let members = models.ensemble {
+            context.record("ensemble", members)
+            context.announce("ensemble of \(members.count) Local-Nets (\(members.joined(separator: ", "))): σ of the mean logit")
+        }
         context.record("image_score", rule.description)
         context.record("images", ids.count)
     }

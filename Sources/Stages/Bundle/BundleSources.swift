@@ -71,7 +71,14 @@ extension BundleSources {
         guard let features = done.first(where: { $0.type == "extract" && model.needs.contains($0.name) }) else {
             throw BundleError("stage '\(model.name)' of \(recordURL.path) does not read the features of a finished extract stage")
         }
-        let infer = done.first { $0.type == "infer" && $0.needs.contains(model.name) && $0.needs.contains(features.name) }
+        // The infer stage that scored with this model alone: an ensemble's infer (several
+        // model stages in its needs) scored with other models too, so its scores and the
+        // threshold chosen on them are not this model's.
+        let modelStages = Set(record.stages.filter { modelTypes.contains($0.type) }.map(\.name))
+        let infer = done.first { i in
+            i.type == "infer" && i.needs.contains(model.name) && i.needs.contains(features.name)
+                && i.needs.filter { modelStages.contains($0) }.count == 1
+        }
         let evaluate = infer.flatMap { i in done.first { $0.type == "evaluate" && $0.needs.contains(i.name) } }
         return BundleSources(model: stage(model), features: stage(features), infer: infer.map(stage), evaluate: evaluate.map(stage),
                              run: recordURL.path)
@@ -81,13 +88,22 @@ extension BundleSources {
     /// features are required, the scores and the report optional.
     static func fromInputs(_ context: StageContext) throws -> BundleSources {
         func stage(_ i: StageInput) -> Stage { Stage(name: i.stage, parameters: i.parameters, directory: i.directory) }
+        let models = context.inputs.filter { $0.produces.contains(Artifact.model) }
+        if models.count > 1 {
+            throw StageError("\(context.stageName): a bundle holds one model, but the stage needs \(models.count) (\(models.map(\.stage).joined(separator: ", "))); an ensemble scores in infer only, so give predict one of them")
+        }
         let model = try context.input(Artifact.model)
         let features = try context.input(Artifact.features)
         guard features.stageType == "extract" else {
             throw StageError("predict needs the features of an extract stage (to repeat its recipe); '\(features.stage)' is a \(features.stageType) stage")
         }
+        let scores = context.optionalInput(Artifact.scores)
+        if let scores, let file = try? JSONFiles.read(ScoresFile.self, from: scores.directory.appendingPathComponent(ScoresFile.file)),
+           let members = file.ensemble {
+            throw StageError("\(context.stageName): the scores of '\(scores.stage)' come from an ensemble of \(members.joined(separator: ", ")), not from model '\(model.stage)' alone; give it an infer stage that needs only '\(model.stage)'")
+        }
         return BundleSources(model: stage(model), features: stage(features),
-                             infer: context.optionalInput(Artifact.scores).map(stage),
+                             infer: scores.map(stage),
                              evaluate: context.optionalInput(Artifact.report).map(stage),
                              run: "workflow stage \(context.stageName)")
     }

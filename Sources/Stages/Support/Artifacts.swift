@@ -129,6 +129,10 @@ struct ScoresFile: Codable {
     /// files of earlier versions): the training ids are opaque, so two contaminated draws
     /// of one size share them, and only this tells their scores apart.
     var dataset: String? = nil
+    /// The model stages whose mean logit scored the images, when `infer` ran an ensemble
+    /// of several (absent for one model): a bundle or `predict` must not take an
+    /// ensemble's scores and threshold for one member's.
+    var ensemble: [String]? = nil
     /// `training_scores.json`: the same for the unlabelled training images (optional).
     static let file = "scores.json", mapsFile = "maps.bin", trainingFile = "training_scores.json"
 }
