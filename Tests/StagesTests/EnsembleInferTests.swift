@@ -9,18 +9,7 @@ import Workflow
 @Suite(.serialized) struct EnsembleInferTests {
     /// The ensemble's stages come before the single model's infer in the file, so a bundle
     /// that picked "the first infer that needs the model" would pick the ensemble's.
-    static let workflow = """
-    name: tiny-ensemble
-    stages:
-      images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 128}}
-      data:
-        type: load
-        needs: [images]
-        with: {format: mvtec, contamination: {ratio: 0.25, overlap: false, seed: 5}}
-      features:
-        type: extract
-        needs: [data]
-        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, dtype: float32}
+    static let workflow = TinyWorkflow.head(name: "tiny-ensemble") + """
       model:
         type: train
         needs: [features]

@@ -189,18 +189,7 @@ import Workflow
 /// reruns exactly the stages that use the script), failures that leave the cache intact,
 /// and the deployment threshold in the evaluation.
 @Suite(.serialized) struct HookWorkflowTests {
-    static let workflow = """
-    name: hooks
-    stages:
-      images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 128}}
-      data:
-        type: load
-        needs: [images]
-        with: {format: mvtec, contamination: {ratio: 0.25, overlap: false, seed: 5}}
-      features:
-        type: extract
-        needs: [data]
-        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, dtype: float32}
+    static let workflow = TinyWorkflow.head(name: "hooks") + """
       model:
         type: train
         needs: [features]

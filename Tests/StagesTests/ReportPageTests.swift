@@ -11,18 +11,7 @@ import Workflow
 /// outside itself but files that exist, and its SVG curves are the CSV files beside it.
 /// Runs a tiny FUN-AD + PatchCore workflow (random backbone weights, 64 px).
 @Suite(.serialized) struct ReportPageTests {
-    static let workflow = """
-    name: tiny-report
-    stages:
-      images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 128}}
-      data:
-        type: load
-        needs: [images]
-        with: {format: mvtec, contamination: {ratio: 0.25, overlap: true, seed: 5}}
-      features:
-        type: extract
-        needs: [data]
-        with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, dtype: float32}
+    static let workflow = TinyWorkflow.head(name: "tiny-report", overlap: true) + """
       model:
         type: train
         needs: [features]

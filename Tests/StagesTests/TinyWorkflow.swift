@@ -18,6 +18,27 @@ struct TinyWorkflow {
 
     func remove() { try? FileManager.default.removeItem(at: dir) }
 
+    /// The head most stage tests share: workflow `name`, a generated set of 12 good + 8
+    /// defective metal images at 128 px, a quarter of the good count moved in as hidden
+    /// defects (`overlap` keeps them in the test set too), and Lite0 features with seeded
+    /// random weights at 64 px. Stages appended after it start at two spaces of indent.
+    static func head(name: String, overlap: Bool = false) -> String {
+        """
+        name: \(name)
+        stages:
+          images: {type: demo-data, with: {category: metal, seed: 3, train_good: 12, test_good: 4, test_defective: 4, size: 128}}
+          data:
+            type: load
+            needs: [images]
+            with: {format: mvtec, contamination: {ratio: 0.25, overlap: \(overlap), seed: 5}}
+          features:
+            type: extract
+            needs: [data]
+            with: {backbone: efficientnet_lite0, random_weights_seed: 1, resize: 73, input_size: 64, batch_size: 4, dtype: float32}
+
+        """
+    }
+
     /// Runs the workflow (only `targets` and what they need, when given); `cache` defaults
     /// to `<dir>/cache`.
     func run(settings: [String] = [], targets: [String] = [], jobs: Int = 1, cache: URL? = nil) async throws -> TinyRun {
