@@ -1,5 +1,5 @@
-"""Helpers shared by the results-page scripts (averaging-results, cleaned-results, features-results,
-fp-spread-results, mtd-steps).
+"""Helpers shared by the results-page scripts (averaging-results, cleaned-results, ensemble-results,
+features-results, fp-spread-results, mtd-steps).
 
 Each of those scripts writes its docs/ page from a heredoc Python program run at the repo root, which
 imports this module (`sys.path.insert(0, "scripts")`, with `sys.dont_write_bytecode = True` so no
