@@ -85,9 +85,9 @@ extension InferStage: ShardableStage {
             context.record("training_images_scored", training.ids.count)
         }
         // What `run` records, from the same inputs.
-        let models = try Self.loadModels(context)
-        context.record("model", models.manifest.kind.rawValue)
-        if let members = models.ensemble { context.record("ensemble", members) }
+        let (inputs, manifests) = try Self.modelManifests(context)
+        context.record("model", manifests[0].kind.rawValue)
+        if inputs.count > 1 { context.record("ensemble", inputs.map(\.stage)) }
         context.record("image_score", try Self.imageScoreRule(p).description)
         context.record("images", test.ids.count)
         context.announce("merged \(shards.count) shards: \(test.ids.count) test images")

@@ -72,14 +72,14 @@ struct InferStage: StageType {
         var ensemble: [String]?
     }
 
-    static func loadModels(_ context: StageContext) throws -> Models {
+    /// The model inputs and their manifests, checked as `loadModels` needs them, without
+    /// loading any weights (the shard merge records the model kind only: a PatchCore bank
+    /// can be large).
+    static func modelManifests(_ context: StageContext) throws -> (inputs: [StageInput], manifests: [ModelManifest]) {
         let inputs = context.inputs.filter { $0.produces.contains(Artifact.model) }
         guard let first = inputs.first else { throw StageError("\(context.stageName): no upstream stage produced a model") }
         let manifests = try inputs.map { try JSONFiles.read(ModelManifest.self, from: $0.directory.appendingPathComponent(ModelManifest.file)) }
-        let weights = inputs.map { $0.directory.appendingPathComponent(ModelManifest.weightsFile) }
-        guard inputs.count > 1 else {
-            return Models(manifest: manifests[0], scorer: try loadScorer(manifests[0], weights: weights[0]), ensemble: nil)
-        }
+        guard inputs.count > 1 else { return (inputs, manifests) }
         let reference = manifests[0]
         for (input, manifest) in zip(inputs, manifests) {
             guard manifest.kind == .localNet else {
@@ -89,8 +89,17 @@ struct InferStage: StageType {
                 throw StageError("\(context.stageName): the ensemble's models must read the same features; '\(input.stage)' reads \(manifest.dimension)-d \(manifest.level) features\(manifest.features.map { " (\($0))" } ?? ""), '\(first.stage)' reads \(reference.dimension)-d \(reference.level) features\(reference.features.map { " (\($0))" } ?? "")")
             }
         }
+        return (inputs, manifests)
+    }
+
+    static func loadModels(_ context: StageContext) throws -> Models {
+        let (inputs, manifests) = try modelManifests(context)
+        let weights = inputs.map { $0.directory.appendingPathComponent(ModelManifest.weightsFile) }
+        guard inputs.count > 1 else {
+            return Models(manifest: manifests[0], scorer: try loadScorer(manifests[0], weights: weights[0]), ensemble: nil)
+        }
         let members = try weights.map { try LocalNet(contentsOf: $0) }
-        return Models(manifest: reference, scorer: try LocalNetEnsemble(members: members), ensemble: inputs.map(\.stage))
+        return Models(manifest: manifests[0], scorer: try LocalNetEnsemble(members: members), ensemble: inputs.map(\.stage))
     }
 
     func run(_ context: StageContext) async throws {
