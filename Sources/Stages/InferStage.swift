@@ -76,7 +76,7 @@ struct InferStage: StageType {
     /// loading any weights (the shard merge records the model kind only: a PatchCore bank
     /// can be large).
     static func modelManifests(_ context: StageContext) throws -> (inputs: [StageInput], manifests: [ModelManifest]) {
-        let inputs = context.inputs.filter { $0.produces.contains(Artifact.model) }
+        let inputs = context.inputs(producing: Artifact.model)
         guard let first = inputs.first else { throw StageError("\(context.stageName): no upstream stage produced a model") }
         let manifests = try inputs.map { try JSONFiles.read(ModelManifest.self, from: $0.directory.appendingPathComponent(ModelManifest.file)) }
         guard inputs.count > 1 else { return (inputs, manifests) }

@@ -88,7 +88,7 @@ extension BundleSources {
     /// features are required, the scores and the report optional.
     static func fromInputs(_ context: StageContext) throws -> BundleSources {
         func stage(_ i: StageInput) -> Stage { Stage(name: i.stage, parameters: i.parameters, directory: i.directory) }
-        let models = context.inputs.filter { $0.produces.contains(Artifact.model) }
+        let models = context.inputs(producing: Artifact.model)
         if models.count > 1 {
             throw StageError("\(context.stageName): a bundle holds one model, but the stage needs \(models.count) (\(models.map(\.stage).joined(separator: ", "))); an ensemble scores in infer only, so give predict one of them")
         }

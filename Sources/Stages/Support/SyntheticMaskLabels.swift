@@ -19,7 +19,7 @@ enum SyntheticMaskLabels {
         guard level == "patch" else {
             throw StageError("synthetic_labels: masks labels patches; it needs level: patch, got level: \(level)")
         }
-        let datasets = try context.inputs.filter { $0.produces.contains(Artifact.dataset) }
+        let datasets = try context.inputs(producing: Artifact.dataset)
             .map { ($0, try DatasetArtifact.read(from: $0.directory)) }
             .filter { !$0.1.synthetic.isEmpty }
         guard datasets.count == 1, let (synthesize, artifact) = datasets.first else {

@@ -15,7 +15,7 @@ struct TrainingFeatureSets {
     let parts: [(stage: String, images: Int)]
 
     static func open(_ context: StageContext, level: String, transform: PatchFeatureTransform) throws -> TrainingFeatureSets {
-        let inputs = context.inputs.filter { $0.produces.contains(Artifact.features) }
+        let inputs = context.inputs(producing: Artifact.features)
         guard !inputs.isEmpty else { throw StageError("no upstream stage produced '\(Artifact.features)'") }
         var sources: [any PatchFeatureSource] = []
         var ids: [String] = []

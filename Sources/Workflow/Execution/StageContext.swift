@@ -85,6 +85,11 @@ public final class StageContext: @unchecked Sendable {
 
     public func optionalInput(_ type: String) -> StageInput? { inputs.first { $0.produces.contains(type) } }
 
+    /// Every upstream result that produces `type`, in the order the stage lists its
+    /// `needs`: for stages that combine several inputs of one type (an ensemble of
+    /// models, the features of real and synthetic images) rather than take the first.
+    public func inputs(producing type: String) -> [StageInput] { inputs.filter { $0.produces.contains(type) } }
+
     /// Reports progress: `completed` of `total` `unit`s (the engine adds rate and ETA).
     public func progress(_ completed: Int, of total: Int?, unit: String = "steps", note: String? = nil) {
         board.update(stageName, completed: completed, total: total, unit: unit, note: note)
