@@ -32,11 +32,9 @@ import Testing
         #expect(err < 1e-4)
     }
 
-    let directory: URL = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("funad-eval-tests-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }()
+    /// This test's scratch folder, removed when swift-testing releases the suite instance.
+    let scratch = try! TempTree("eval-tests")
+    var directory: URL { scratch.root }
 
     func tempURL(_ name: String) -> URL { directory.appendingPathComponent(name) }
 

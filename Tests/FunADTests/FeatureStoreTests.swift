@@ -3,11 +3,9 @@ import Testing
 @testable import FunAD
 
 @Suite struct FeatureStoreTests {
-    static func tempURL(_ name: String) -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-featurestore-\(getpid())")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name)
-    }
+    /// This test's scratch folder, removed when swift-testing releases the suite instance.
+    let scratch = try! TempTree("featurestore")
+    func tempURL(_ name: String) -> URL { scratch.url(name) }
 
     /// Image i, value v: a deterministic pattern with signs and magnitudes 1e-3…1e2.
     static func values(_ i: Int, _ n: Int, _ salt: Float) -> [Float] {
@@ -27,7 +25,7 @@ import Testing
     }
 
     @Test func float32RoundTripIsExact() throws {
-        let url = Self.tempURL("f32.fs")
+        let url = tempURL("f32.fs")
         try Self.write(url, dtype: .float32)
         let r = try FeatureStoreReader(url: url)
         #expect(r.imageIds == ["img0.png", "img1.png", "img2.png"])
@@ -41,7 +39,7 @@ import Testing
 
     /// Float16 keeps 11 significant bits: relative error ≤ 2⁻¹¹ for normal values.
     @Test func float16RoundTripWithinHalfPrecision() throws {
-        let url = Self.tempURL("f16.fs")
+        let url = tempURL("f16.fs")
         try Self.write(url, dtype: .float16)
         let r = try FeatureStoreReader(url: url)
         for i in 0..<3 {
@@ -50,7 +48,7 @@ import Testing
             }
         }
         // Same content as float32: exactly 2 bytes fewer per value (3 images × 22 values).
-        let url32 = Self.tempURL("f16-vs-f32.fs")
+        let url32 = tempURL("f16-vs-f32.fs")
         try Self.write(url32, dtype: .float32)
         let size32 = try FileManager.default.attributesOfItem(atPath: url32.path)[.size] as? Int
         let size16 = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int
@@ -60,7 +58,7 @@ import Testing
 
     /// patchFeatures yields, per patch j, [global ‖ local_j] (global first).
     @Test func patchFeaturesPutGlobalFirst() throws {
-        let url = Self.tempURL("order.fs")
+        let url = tempURL("order.fs")
         try Self.write(url, dtype: .float32)
         let r = try FeatureStoreReader(url: url)
         var buf = [Float](repeating: .nan, count: 6 * 7)
@@ -74,7 +72,7 @@ import Testing
     }
 
     @Test func backboneBatchAppendsPerImage() throws {
-        let url = Self.tempURL("batch.fs")
+        let url = tempURL("batch.fs")
         let f = BackboneFeatures(batch: 2, globalDim: 2, localDim: 1, gridHeight: 1, gridWidth: 2,
                                  global: [1, 2, 3, 4], local: [5, 6, 7, 8])
         let w = try FeatureStoreWriter(url: url, globalDim: 2, localDim: 1, gridHeight: 1, gridWidth: 2, dtype: .float32)
@@ -92,7 +90,7 @@ import Testing
         let side = 64
         let input = (0..<(2 * 3 * side * side)).map { Float(($0 * 7919) % 255) / 127.5 - 1 }
         let f = try model.forward(input, batch: 2, side: side)
-        let url = Self.tempURL("effnet.fs")
+        let url = tempURL("effnet.fs")
         let w = try FeatureStoreWriter(url: url, globalDim: f.globalDim, localDim: f.localDim,
                                        gridHeight: f.gridHeight, gridWidth: f.gridWidth, dtype: .float32, metadata: ["backbone": model.name])
         try w.append(f, ids: ["a", "b"])
@@ -110,7 +108,7 @@ import Testing
 
     /// Nothing appears at the destination until finish(); an abandoned writer leaves no file.
     @Test func writerIsAtomic() throws {
-        let url = Self.tempURL("atomic.fs")
+        let url = tempURL("atomic.fs")
         try? FileManager.default.removeItem(at: url)
         do {
             let w = try FeatureStoreWriter(url: url, globalDim: 1, localDim: 1, gridHeight: 1, gridWidth: 1)
@@ -126,7 +124,7 @@ import Testing
     }
 
     @Test func truncatedAndForeignFilesAreRefused() throws {
-        let url = Self.tempURL("full.fs")
+        let url = tempURL("full.fs")
         try Self.write(url, dtype: .float16)
         let data = try Data(contentsOf: url)
         for cut in [0, 7, 63, 64, 100, data.count / 2, data.count - 17, data.count - 1] {

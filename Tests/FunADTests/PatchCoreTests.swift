@@ -169,6 +169,7 @@ import Testing
     @Test func saveLoadRoundTripAndBadFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-pc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let model = try PatchCore(bank: random(30 * 6, seed: 4), dimension: 6)
         let url = dir.appendingPathComponent("patchcore.safetensors")
         try model.save(to: url)

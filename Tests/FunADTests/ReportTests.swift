@@ -100,6 +100,7 @@ import Testing
         let f = try fixture()
         let r = try Evaluation.evaluate(samples: f.samples, imageScores: f.scores, maps: f.maps)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let urls = try EvaluationReport.write(r, to: dir)
         #expect(urls.map(\.lastPathComponent) == ["metrics.json", "metrics.md", "metrics.csv", "roc_image.csv", "roc_pixel.csv", "pro_curve.csv"])
         let csv = try String(contentsOf: dir.appendingPathComponent("metrics.csv"), encoding: .utf8).split(separator: "\n")

@@ -8,16 +8,13 @@ import Workflow
 /// trains bit-identical weights, hooks are deterministic, and whatever a script returns
 /// is checked before the trainer sees it.
 @Suite(.serialized) struct HookPolicyTests {
-    static let scratch: URL = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-hooks-\(UUID().uuidString.prefix(8))")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }()
+    /// This test's scratch folder, removed when swift-testing releases the suite instance.
+    let scratch = ScratchFolder("funad-hooks")
 
     /// A hook from inline source, written to a scratch file as users write theirs.
-    static func hook(_ name: String, _ source: String, with parameters: ParameterValue = .object([:]),
-                     limits: LuaLimits = .default, file: String? = nil) throws -> LuaHook {
-        let url = scratch.appendingPathComponent(file ?? "\(name)-\(UUID().uuidString.prefix(6)).lua")
+    func hook(_ name: String, _ source: String, with parameters: ParameterValue = .object([:]),
+              limits: LuaLimits = .default, file: String? = nil) throws -> LuaHook {
+        let url = scratch.url.appendingPathComponent(file ?? "\(name)-\(UUID().uuidString.prefix(6)).lua")
         try source.write(to: url, atomically: true, encoding: .utf8)
         return try LuaHook(LuaHookReference(hook: name, scriptPath: url.path, parameters: parameters), limits: limits, stage: "model", print: { _ in })
     }
@@ -59,8 +56,8 @@ import Workflow
     @Test func luaPaperRulesTrainBitIdenticalWeights() throws {
         let builtIn = try FunADTrainer(configuration: Self.configuration()).train(source: Self.source())
         var c = Self.configuration()
-        c.bankSelection = ScriptedBankSelection(hook: try Self.hook("bank", Self.paperRules), fraction: 0.5, seed: c.seed)
-        c.pseudoLabels = ScriptedPseudoLabels(hook: try Self.hook("pseudo_labels", Self.paperRules), seed: c.seed)
+        c.bankSelection = ScriptedBankSelection(hook: try hook("bank", Self.paperRules), fraction: 0.5, seed: c.seed)
+        c.pseudoLabels = ScriptedPseudoLabels(hook: try hook("pseudo_labels", Self.paperRules), seed: c.seed)
         let scripted = try FunADTrainer(configuration: c).train(source: Self.source())
         #expect(scripted.state.bankRecords == builtIn.state.bankRecords)
         #expect(scripted.state.parameters == builtIn.state.parameters)
@@ -94,12 +91,12 @@ import Workflow
         """
         func train() throws -> TrainingResult {
             var c = Self.configuration()
-            c.pseudoLabels = ScriptedPseudoLabels(hook: try Self.hook("pseudo_labels", source), seed: c.seed)
+            c.pseudoLabels = ScriptedPseudoLabels(hook: try hook("pseudo_labels", source), seed: c.seed)
             return try FunADTrainer(configuration: c).train(source: Self.source())
         }
         let a = try train(), b = try train()
         #expect(a.state.parameters == b.state.parameters)
-        let policy = ScriptedPseudoLabels(hook: try Self.hook("pseudo_labels", source), seed: 11)
+        let policy = ScriptedPseudoLabels(hook: try hook("pseudo_labels", source), seed: 11)
         let d = [Float](repeating: 1, count: 64)
         let first = try policy.assign(distances: d, moment: TrainingMoment(epoch: 0, epochs: 3, globalIteration: 0, imageCount: 24))
         let again = try policy.assign(distances: d, moment: TrainingMoment(epoch: 0, epochs: 3, globalIteration: 0, imageCount: 24))
@@ -113,15 +110,15 @@ import Workflow
         var rng = Xoshiro256StarStar(seed: 1)
         func pseudo(_ body: String) throws -> (String, String) {
             let file = "pl-\(UUID().uuidString.prefix(6)).lua"
-            let h = try Self.hook("pseudo_labels", "function pseudo_labels(d, ctx) \(body) end", file: file)
+            let h = try hook("pseudo_labels", "function pseudo_labels(d, ctx) \(body) end", file: file)
             do { _ = try ScriptedPseudoLabels(hook: h, seed: 0).assign(distances: [1, 2, 3, 4, 5, 6], moment: m); return (file, "no error") }
-            catch { return (Self.scratch.appendingPathComponent(file).path, "\(error)") }
+            catch { return (scratch.url.appendingPathComponent(file).path, "\(error)") }
         }
         func bank(_ body: String) throws -> (String, String) {
             let file = "bank-\(UUID().uuidString.prefix(6)).lua"
-            let h = try Self.hook("bank", "function bank(s, ctx) \(body) end", file: file)
+            let h = try hook("bank", "function bank(s, ctx) \(body) end", file: file)
             do { _ = try ScriptedBankSelection(hook: h, fraction: 0.5, seed: 0).selectBankImages(imageScores: [1, 2, 3, 4], moment: m, rng: &rng); return (file, "no error") }
-            catch { return (Self.scratch.appendingPathComponent(file).path, "\(error)") }
+            catch { return (scratch.url.appendingPathComponent(file).path, "\(error)") }
         }
         let site = "[hook pseudo_labels, stage model]"
         var (path, message) = try pseudo("return {labels = {1, 0}}")
@@ -152,7 +149,7 @@ import Workflow
         (path, message) = try bank("return 0.5")
         #expect(message == "\(path): bank returned no bank image (4 training images); expected at least one \(bankSite)")
         // A good threshold return: scores ≤ 2.5 are the candidates {0, 1}; fraction 0.5 keeps one.
-        let ok = try Self.hook("bank", "function bank(s, ctx) return 2.5 end")
+        let ok = try hook("bank", "function bank(s, ctx) return 2.5 end")
         let picked = try ScriptedBankSelection(hook: ok, fraction: 0.5, seed: 0).selectBankImages(imageScores: [1, 2, 3, 4], moment: m, rng: &rng)
         #expect(picked.count == 1 && [0, 1].contains(picked[0]))
     }
@@ -161,7 +158,7 @@ import Workflow
     @Test func epochEndHookStopsWithItsReason() throws {
         var c = Self.configuration()
         c.epochs = 6
-        c.epochEnd = ScriptedEpochEnd(hook: try Self.hook("epoch_end", """
+        c.epochEnd = ScriptedEpochEnd(hook: try hook("epoch_end", """
         function epoch_end(stats, ctx)
           if #ctx.history >= 2 and stats.epoch == ctx.epoch then
             return string.format("stop at epoch %d of %d", ctx.epoch, ctx.epochs)
@@ -178,7 +175,7 @@ import Workflow
         let scores: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100]
         let builtIn = try DeploymentThreshold.choose(trainingScores: scores, hook: nil, seed: 0)
         #expect(abs(builtIn.threshold - (5.5 + 3 * 1.4826 * 2.5)) < 1e-9 && builtIn.rule == DeploymentThreshold.defaultRule(.raw))
-        let h = try Self.hook("threshold", "function threshold(s, ctx) return funad.quantile(s, 1 - ctx.params.rate) end",
+        let h = try hook("threshold", "function threshold(s, ctx) return funad.quantile(s, 1 - ctx.params.rate) end",
                               with: .object(["rate": .double(0.1)]))
         // numpy.quantile([1..9, 100], 0.9, method="linear") = 9 + 0.1·(100 − 9) = 18.1
         #expect(abs(try DeploymentThreshold.choose(trainingScores: scores, hook: h, seed: 0).threshold - 18.1) < 1e-9)

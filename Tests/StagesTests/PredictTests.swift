@@ -54,6 +54,11 @@ import Workflow
     static func makeFixture() async throws -> Fixture {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("funad-predict-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // The tests remove `dir` once they hold the fixture; until then, a failure here does.
+        do { return try await fill(dir) } catch { try? FileManager.default.removeItem(at: dir); throw error }
+    }
+
+    private static func fill(_ dir: URL) async throws -> Fixture {
         let weights = BackboneCatalog.randomWeights(EfficientNetLite.expectedShapes(.lite0), seed: 7)
         try SafeTensors.write(weights, to: dir.appendingPathComponent("backbone.safetensors"))
         let path = dir.appendingPathComponent("tiny.yaml").path

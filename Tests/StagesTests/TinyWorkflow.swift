@@ -84,3 +84,17 @@ struct TinyRun {
     func status(_ name: String) -> String? { stage(name)["status"] as? String }
     func outputs(_ name: String) -> URL { URL(fileURLWithPath: stage(name)["outputs"] as? String ?? "/nonexistent") }
 }
+
+/// A scratch folder removed on deinit: held as a stored property of a suite, it lives as
+/// long as the suite instance swift-testing makes for one test, and goes with it, also
+/// when an expectation fails (the pattern of WorkflowTests' `Scratch`).
+final class ScratchFolder {
+    let url: URL
+
+    init(_ prefix: String) {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}

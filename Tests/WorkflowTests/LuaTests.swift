@@ -231,6 +231,7 @@ import Testing
 
     @Test func everyEscapeFailsClearlyAndDoesNothing() throws {
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("funad-lua-escape-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: marker) }
         let cases: [(String, String)] = [
             ("os.execute('touch \(marker)')", "attempt to index a nil value (global 'os')"),
             ("io.open('\(marker)', 'w')", "attempt to index a nil value (global 'io')"),
