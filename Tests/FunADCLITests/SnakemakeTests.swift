@@ -94,9 +94,13 @@ let snakemakeExecutable: URL? = {
         for pid in tree.reversed() { kill(pid, SIGKILL) }
     }
 
-    /// Starts Snakemake in `dir`; its output goes to `dir/<log>`.
+    /// Starts Snakemake in `dir`; its output goes to `dir/<log>`. Its temporary files (and
+    /// its jobs') go to `dir/.tmp` through TMPDIR, so they are removed with `dir`: a killed
+    /// Snakemake cannot clean up its own.
     func snakemake(_ args: [String], in dir: URL, log name: String = "snakemake.log") throws -> Launched {
-        try Launched(snakemakeExecutable!, args, in: dir, log: dir.appendingPathComponent(name))
+        let tmp = dir.appendingPathComponent(".tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        return try Launched(snakemakeExecutable!, args, in: dir, log: dir.appendingPathComponent(name), environment: ["TMPDIR": tmp.path])
     }
 
     @Test func runStageNeedsItsUpstreamAndWritesAMarkerNamedByTheKey() async throws {
@@ -239,15 +243,20 @@ let snakemakeExecutable: URL? = {
 }
 
 /// A process started with its end observed by a handler, so a test can await it without
-/// blocking a thread. Standard error (and, if asked, standard output) go to files.
+/// blocking a thread. Standard error (and, if asked, standard output) go to files;
+/// `environment` is added to (and overrides) the test process's own.
 final class Launched: @unchecked Sendable {
     let process = Process()
     let outputFile: URL?
     private let ended = DispatchGroup()
 
-    init(_ executable: URL, _ args: [String], in dir: URL, log: URL, captureOutput: Bool = false) throws {
+    init(_ executable: URL, _ args: [String], in dir: URL, log: URL, captureOutput: Bool = false,
+         environment: [String: String] = [:]) throws {
         process.executableURL = executable
         process.arguments = args
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
+        }
         process.currentDirectoryURL = dir
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: log)
