@@ -9,11 +9,14 @@ import Testing
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ args: [String], in dir: URL) throws -> Result {
+    func run(_ args: [String], in dir: URL, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = Self.funad
         p.arguments = args
         p.currentDirectoryURL = dir
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -136,6 +139,32 @@ import Testing
         #expect(r.stderr.contains("error: stage 'data' failed: "))
         #expect(r.stderr.contains("log: ") && r.stderr.contains(".funad/runs/broken/"))
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".funad/runs/broken/latest/run.json").path))
+    }
+
+    /// The run record says where it ran: the BLAS build and the kernels it picked, which
+    /// OPENBLAS_CORETYPE overrides (figures move with that choice; docs/FP-SPREAD.md).
+    @Test func runRecordNamesTheBLASKernelsItRanOn() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try """
+        name: where
+        stages:
+          data: {type: load, with: {format: mvtec, root: empty}}
+        """.write(to: dir.appendingPathComponent("w.yaml"), atomically: true, encoding: .utf8)
+        let version = try run(["--version"], in: dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!version.isEmpty)
+        for core in ["Sandybridge", "Haswell"] {
+            let r = try run(["run", "w.yaml"], in: dir, environment: ["OPENBLAS_CORETYPE": core])
+            #expect(r.status == 1, "\(r.stderr)")  // the stage fails; the record is written all the same
+            let data = try Data(contentsOf: dir.appendingPathComponent(".funad/runs/where/latest/run.json"))
+            let record = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let host = try #require(record["host"] as? [String: Any])
+            let blas = try #require(host["blas"] as? String)
+            #expect(blas.hasPrefix("OpenBLAS ") && blas.hasSuffix("; kernels \(core)"), "\(blas)")
+            #expect(host["funad"] as? String == version)
+            #expect(host["cores"] as? Int == ProcessInfo.processInfo.activeProcessorCount)
+        }
     }
 
     @Test func stagesListingComesFromTheDeclarations() throws {

@@ -123,6 +123,9 @@ import Workflow
         #expect(try !runPage.nodes(forXPath: "//*[local-name()='svg'][@id='losses-report']//*[@class='series']").isEmpty)
         let text = try #require(runPage.rootElement()?.stringValue)
         #expect(text.contains("PatchCore has no training epochs"))
+        // The machine line repeats the record's host.
+        let host = try #require(record["host"] as? [String: Any])
+        #expect(text.contains("Machine: \(try #require(host["cpu"] as? String)), \(try #require(host["cores"] as? Int)) cores"))
         #expect(text.contains("contamination ratio r = 0.25 of the 12 defect-free training images, so 3 defective test images moved"))
         #expect(text.contains("epochs 3 (paper: 1500)"), "the departures from the paper are listed")
 

@@ -68,6 +68,16 @@ public enum BLAS {
     }
 
     @usableFromInline static let gate = ThreadCountGate(initial: Int(openblas_get_num_threads()))
+
+    /// The BLAS build and the kernels it chose for this CPU, e.g. "OpenBLAS 0.3.21
+    /// NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64; kernels Zen". Run records
+    /// carry it: the kernel choice (which `OPENBLAS_CORETYPE` overrides) changes the
+    /// summation order and so the decimals of every figure trained on top of it.
+    public static var libraryDescription: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS (configuration unknown)"
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        return "\(config); kernels \(core)"
+    }
 }
 
 /// Admits OpenBLAS calls so that every call runs with the thread count it asked for: calls

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FunAD
 import Stages
 import Workflow
 
@@ -36,7 +37,8 @@ struct RunCommand: AsyncParsableCommand {
                 Foundation.exit(130)
             }
         }
-        let outcome = try await session.run(validated, options: RunOptions(jobs: jobs, force: Set(force), runsDirectory: cache.runsURL),
+        let outcome = try await session.run(validated, options: RunOptions(jobs: jobs, force: Set(force), runsDirectory: cache.runsURL,
+                                                                                   host: ["blas": BLAS.libraryDescription, "funad": FunADCommand.configuration.version]),
                                             board: board, cancellation: cancellation)
         withExtendedLifetime(interrupts) {}
         switch outcome.status {

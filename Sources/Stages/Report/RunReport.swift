@@ -56,6 +56,14 @@ public enum RunReport {
         if let vars = record["variables"] as? [String: Any], !vars.isEmpty {
             intro.append("Variables: " + vars.keys.sorted().map { "\($0)=\(vars[$0]!)" }.joined(separator: ", ") + ".")
         }
+        if let host = record["host"] as? [String: Any], let cpu = host["cpu"] as? String {
+            // Figures of a trained model move with the CPU and BLAS kernels; a reader comparing
+            // this page with another machine's needs both.
+            var machine = "Machine: \(cpu)"
+            if let cores = host["cores"] as? Int { machine += ", \(cores) cores" }
+            if let blas = host["blas"] as? String { machine += "; \(blas)" }
+            intro.append(machine + " (a stage taken from the cache shows the figures of the run that computed it).")
+        }
         intro.append("Columns: " + columns.map { "\(ReportSections.methodName($0.folder.context)) (\($0.folder.context.stage))" }.joined(separator: " | ") + ". Each column is drawn from its evaluate stage's files; the same page for one stage is its report.html.")
         let report = ReportPage(title: "funad report: \(workflow)", intro: intro, columns: columns,
                                 pageDirectory: page.deletingLastPathComponent())

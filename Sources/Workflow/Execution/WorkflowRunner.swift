@@ -16,11 +16,15 @@ public struct RunOptions: Sendable {
     public var jobs: Int
     public var force: Set<String>
     public var runsDirectory: URL
+    /// Facts about this machine that only the application knows (its math library's build,
+    /// say), written into the run record's `host` beside the CPU, cores and OS.
+    public var host: [String: String]
 
-    public init(jobs: Int = 1, force: Set<String> = [], runsDirectory: URL) {
+    public init(jobs: Int = 1, force: Set<String> = [], runsDirectory: URL, host: [String: String] = [:]) {
         self.jobs = max(1, jobs)
         self.force = force
         self.runsDirectory = runsDirectory
+        self.host = host
     }
 }
 
@@ -195,6 +199,7 @@ public final class WorkflowRunner: @unchecked Sendable {
             "cache": store.root.path,
             "jobs": options.jobs,
             "forced": options.force.sorted(),
+            "host": HostFacts.record(extra: options.host),
             "stages": stages,
         ]
         if !plan.workflow.targets.isEmpty { record["targets"] = plan.workflow.targets }
