@@ -29,6 +29,21 @@ import WorkflowTestSupport
         #expect(try readNumber(in: store.outputURL(totalKey)) == 17)  // (2 + 10) + 5
     }
 
+    @Test func runRecordCarriesHostWithTheApplicationsFactsButNotInPlaceOfTheEngines() async throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", "name: one\nstages:\n  a: {type: emit, with: {value: 1}}\n")
+        let wf = try s.session().load(path)
+        let board = ProgressBoard(isTerminal: false, lineInterval: 1000) { _ in }
+        let options = RunOptions(runsDirectory: s.runs, host: ["blas": "SomeBLAS 1.0", "cores": "many"])
+        let outcome = try await s.session().run(wf, options: options, board: board)
+        #expect(outcome.status == .succeeded)
+        let host = try #require(try s.record(outcome)["host"] as? [String: Any])
+        #expect(host["blas"] as? String == "SomeBLAS 1.0")
+        #expect(host["cores"] as? Int == ProcessInfo.processInfo.activeProcessorCount)
+        #expect((host["cpu"] as? String)?.isEmpty == false)
+        #expect(host["os"] as? String == ProcessInfo.processInfo.operatingSystemVersionString)
+    }
+
     @Test func independentStagesRunConcurrentlyUpToJobs() async throws {
         let s = Scratch()
         TestStages.Monitor.shared.reset()
