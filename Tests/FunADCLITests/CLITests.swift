@@ -125,15 +125,21 @@ import Testing
         #expect(report.stderr.contains("not a run record (it is \(257 << 20) bytes, more than the 256 MiB such a file can hold)"))
     }
 
-    @Test func failingStageExitsWithOneNamingStageErrorAndLog() throws {
-        let dir = try scratch()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// w.yaml: one load stage over an empty folder, so `funad run` fails that stage (exit 1)
+    /// and still writes the run record.
+    func writeFailingWorkflow(named name: String, in dir: URL) throws {
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
         try """
-        name: broken
+        name: \(name)
         stages:
           data: {type: load, with: {format: mvtec, root: empty}}
         """.write(to: dir.appendingPathComponent("w.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    @Test func failingStageExitsWithOneNamingStageErrorAndLog() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeFailingWorkflow(named: "broken", in: dir)
         let r = try run(["run", "w.yaml"], in: dir)
         #expect(r.status == 1)
         #expect(r.stderr.contains("error: stage 'data' failed: "))
@@ -146,12 +152,7 @@ import Testing
     @Test func runRecordNamesTheBLASKernelsItRanOn() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("empty"), withIntermediateDirectories: true)
-        try """
-        name: where
-        stages:
-          data: {type: load, with: {format: mvtec, root: empty}}
-        """.write(to: dir.appendingPathComponent("w.yaml"), atomically: true, encoding: .utf8)
+        try writeFailingWorkflow(named: "where", in: dir)
         let version = try run(["--version"], in: dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!version.isEmpty)
         for core in ["Sandybridge", "Haswell"] {
