@@ -6,12 +6,16 @@ import Foundation
 /// short and grep-able.
 public final class ProgressBoard: @unchecked Sendable {
     struct Active {
-        var started: Date
         var completed = 0
         var total: Int?
         var unit = "steps"
         var note: String?
         var lastLine = Date.distantPast
+        /// Where the rate is measured from: the first report of this unit. Not the stage's
+        /// start: a training resumed from its checkpoint reports step 130 of 208 at once, and
+        /// a stage spends a while loading before its first step, so `completed / elapsed`
+        /// would claim steps the stage never did in that time and print a far too short ETA.
+        var rateFrom: (completed: Int, at: Date)?
     }
 
     private let lock = NSLock()
@@ -48,7 +52,7 @@ public final class ProgressBoard: @unchecked Sendable {
     /// Starts showing `stage` (a workflow stage, or a command's own step such as `predict`).
     public func started(_ stage: String) {
         lock.lock(); defer { lock.unlock() }
-        active.append((stage, Active(started: Date())))
+        active.append((stage, Active()))
     }
 
     public func finished(_ stage: String) {
@@ -59,8 +63,14 @@ public final class ProgressBoard: @unchecked Sendable {
     }
 
     public func update(_ stage: String, completed: Int, total: Int?, unit: String, note: String?) {
+        update(stage, completed: completed, total: total, unit: unit, note: note, now: Date())
+    }
+
+    func update(_ stage: String, completed: Int, total: Int?, unit: String, note: String?, now: Date) {
         lock.lock(); defer { lock.unlock() }
         guard let i = active.firstIndex(where: { $0.0 == stage }) else { return }
+        let sameCount = active[i].1.rateFrom.map { unit == active[i].1.unit && completed >= $0.completed } ?? false
+        if !sameCount { active[i].1.rateFrom = (completed, now) }  // first report, a new unit, or counting again
         active[i].1.completed = completed
         active[i].1.total = total
         active[i].1.unit = unit
@@ -68,7 +78,6 @@ public final class ProgressBoard: @unchecked Sendable {
         if isTerminal {
             drawLive(force: false)
         } else {
-            let now = Date()
             let done = total.map { completed >= $0 } ?? false
             if now.timeIntervalSince(active[i].1.lastLine) >= lineInterval || (done && active[i].1.lastLine != .distantPast) {
                 active[i].1.lastLine = now
@@ -81,9 +90,8 @@ public final class ProgressBoard: @unchecked Sendable {
     static func describe(_ a: Active, now: Date) -> String {
         var parts: [String] = []
         parts.append(a.total.map { "\(a.completed)/\($0) \(a.unit)" } ?? "\(a.completed) \(a.unit)")
-        let elapsed = now.timeIntervalSince(a.started)
-        if elapsed > 0.5, a.completed > 0 {
-            let rate = Double(a.completed) / elapsed
+        if let from = a.rateFrom, now.timeIntervalSince(from.at) > 0.5, a.completed > from.completed {
+            let rate = Double(a.completed - from.completed) / now.timeIntervalSince(from.at)
             parts.append(rate >= 10 ? String(format: "%.0f %@/s", rate, a.unit) : String(format: "%.2f %@/s", rate, a.unit))
             if let total = a.total, total > a.completed {
                 parts.append("ETA " + formatDuration(Double(total - a.completed) / rate))
