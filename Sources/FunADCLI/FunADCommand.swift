@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FunAD
 import Workflow
 
 @main
@@ -13,6 +14,12 @@ struct FunADCommand: AsyncParsableCommand {
                       ExportGroupCommand.self, RunStageCommand.self, SummaryCommand.self, PredictCommand.self]
             + extraSubcommands
     )
+
+    /// What funad adds to a run record's or a job marker's `host`: its BLAS build with the
+    /// kernels OpenBLAS picked on this CPU (figures move with them), and its own version.
+    static var hostFacts: [String: String] {
+        ["blas": BLAS.libraryDescription, "funad": configuration.version]
+    }
 
     /// Parses and runs, mapping every usage or input error to exit code 2 (ArgumentParser
     /// would use 64) with a one-line message.

@@ -29,6 +29,10 @@ import Testing
         let r = try await snake.funad(["run-stage", "tiny.yaml"] + args + ["--cache", cache, "--runs", cache + "-runs", "--marker", marker.path], in: dir)
         try #require(r.status == 0, "run-stage \(args): \(r.stderr)")
         let note = try JSONSerialization.jsonObject(with: Data(contentsOf: marker)) as! [String: Any]
+        // Where the job ran, as a run record says it (jobs of one workflow may run on several machines).
+        let host = try #require(note["host"] as? [String: Any], "marker without host: \(note)")
+        #expect((host["blas"] as? String)?.hasPrefix("OpenBLAS ") == true && host["cpu"] is String
+                && host["cores"] as? Int == ProcessInfo.processInfo.activeProcessorCount && (host["funad"] as? String)?.isEmpty == false, "\(host)")
         return URL(fileURLWithPath: note["output"] as! String)
     }
 

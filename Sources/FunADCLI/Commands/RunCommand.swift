@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let outcome = try await session.run(validated, options: RunOptions(jobs: jobs, force: Set(force), runsDirectory: cache.runsURL,
-                                                                                   host: ["blas": BLAS.libraryDescription, "funad": FunADCommand.configuration.version]),
+                                                                                   host: FunADCommand.hostFacts),
                                             board: board, cancellation: cancellation)
         withExtendedLifetime(interrupts) {}
         switch outcome.status {

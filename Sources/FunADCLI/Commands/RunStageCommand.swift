@@ -62,7 +62,7 @@ struct RunStageCommand: AsyncParsableCommand {
             var shardOfMarker: Shard?
             if case .shard(let s) = work { shardOfMarker = s }
             let url = URL(fileURLWithPath: marker ?? ".funad/markers/" + StageMarker.fileName(stage: stage, key: outcome.key, shard: shardOfMarker))
-            try StageMarker.write(outcome, workflow: validated.spec.name, to: url)
+            try StageMarker.write(outcome, workflow: validated.spec.name, host: FunADCommand.hostFacts, to: url)
             board.line("[\(stage)] \(outcome.status.rawValue) (\(outcome.entryKey.prefix(12))); marker \(url.path)")
         case .failed:
             board.line("error: stage '\(stage)' failed: \(outcome.message ?? "")\n  log: \(outcome.log.path)")

@@ -128,10 +128,13 @@ public enum StageMarker {
         return base + ".shard-\(shard.index + 1)-of-\(shard.count).done"
     }
 
-    /// Writes the marker atomically (a JSON note of what the job did).
-    public static func write(_ outcome: StageJobOutcome, workflow: String, to url: URL) throws {
+    /// Writes the marker atomically (a JSON note of what the job did, and where: `host` as in
+    /// a run record, the application's facts `host` added, since the jobs of one workflow may
+    /// run on several machines and floating-point figures move with the CPU).
+    public static func write(_ outcome: StageJobOutcome, workflow: String, host: [String: String] = [:], to url: URL) throws {
         var note: [String: Any] = ["workflow": workflow, "stage": outcome.stage, "key": outcome.key, "entry": outcome.entryKey,
-                                   "work": outcome.work.description, "status": outcome.status.rawValue]
+                                   "work": outcome.work.description, "status": outcome.status.rawValue,
+                                   "host": HostFacts.record(extra: host)]
         if let output = outcome.output { note["output"] = output.path }
         let data = try JSONSerialization.data(withJSONObject: note, options: [.prettyPrinted, .sortedKeys])
         do {
