@@ -64,6 +64,22 @@ import WorkflowTestSupport
         }
     }
 
+    /// A --set variable nothing in the file reads is refused (it would change nothing: a
+    /// misspelt name, or another workflow's variable); names read only by a `vars:` value
+    /// or only through a ${NAME:-fallback} count as read, even where the value is overridden.
+    @Test func setVariablesTheWorkflowDoesNotReadAreRefused() throws {
+        let s = Scratch()
+        let path = s.write("w.yaml", workflow)
+        #expect(diagnostics { try s.session().load(path, settings: ["COUNTS=4", "a.value=2", "SEED=3"]) }
+                == "error: --set COUNTS=4: the workflow reads no variable 'COUNTS' (did you mean 'COUNT'?); its variables: COUNT, LABEL, RATIO, SEED, SUFFIX (a stage parameter is set as stage.param=value)")
+        let fromVars = s.write("v.yaml", emitting(#"W: "${ROOT:-/data}/w.bin""#, label: "${W}"))
+        #expect(try s.session().load(fromVars, settings: ["ROOT=/x"]).stage(named: "a")!.parameters["label"] == .string("/x/w.bin"))
+        #expect(try s.session().load(fromVars, settings: ["W=/y", "ROOT=/x"]).stage(named: "a")!.parameters["label"] == .string("/y"))
+        let none = s.write("n.yaml", "name: n\nstages:\n  a: {type: emit, with: {value: 1}}\n")
+        #expect(diagnostics { try s.session().load(none, settings: ["X=1"]) }
+                == "error: --set X=1: the workflow reads no variable 'X'; it reads none (a stage parameter is set as stage.param=value)")
+    }
+
     /// The message of the DiagnosticList `body` throws; records an issue when it does not throw.
     func diagnostics(_ body: () throws -> Any) -> String {
         do { _ = try body() } catch let list as DiagnosticList { return list.description } catch { return "\(error)" }
@@ -82,8 +98,10 @@ import WorkflowTestSupport
         #expect(wf.stage(named: "a")!.parameters["label"] == .string("4x/data/w.bin"))
         #expect(wf.spec.variables == ["ROOT": "/data", "W": "/data/w.bin", "N": "4x/data/w.bin"])
         // The command line and the environment take part; their own values are used as given.
-        let set = try s.session(environment: ["M": "env"]).load(path, settings: ["ROOT=/x", "W2=${ROOT}"])
+        let set = try s.session(environment: ["M": "env"]).load(path, settings: ["ROOT=/x"])
         #expect(set.stage(named: "a")!.parameters["label"] == .string("envx/x/w.bin"))
+        let literal = try s.session(environment: ["M": "env"]).load(path, settings: ["ROOT=/x", "M=${ROOT}"])
+        #expect(literal.stage(named: "a")!.parameters["label"] == .string("${ROOT}x/x/w.bin"))
     }
 
     @Test func cyclesAndDeepChainsOfVariablesAreRefused() throws {

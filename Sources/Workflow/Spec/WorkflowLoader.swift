@@ -68,7 +68,9 @@ public struct WorkflowLoader: Sendable {
         var resolved = fileVariables.values
         for (k, _) in defaults { if let e = environment[k] { resolved[k] = e } }
         for (k, v) in overrides.variables { resolved[k] = v }
+        let referenced = ReferencedNames(Self.references(inVariableTexts: defaults.values))
         let substitution = VariableSubstitution { name in
+            referenced.names.insert(name)
             if let v = cli[name] ?? env[name] ?? fileVariables.values[name] { return v }
             if fileVariables.failed.contains(name) {
                 throw Diagnostic("variable '\(name)' cannot be expanded; see the error under vars")
@@ -102,6 +104,14 @@ public struct WorkflowLoader: Sendable {
             diagnostics.append(Diagnostic("the workflow has no 'stages' mapping", at: root.location))
         }
 
+        // A --set NAME=value that no part of the file reads would change nothing: most likely
+        // a misspelt name, or a variable of another workflow (the user expects an effect).
+        let known = Set(defaults.keys).union(referenced.names)
+        for name in cli.keys.sorted() where !known.contains(name) {
+            let list = known.isEmpty ? "it reads none" : "its variables: " + known.sorted().joined(separator: ", ")
+            diagnostics.append(Diagnostic("--set \(name)=\(cli[name]!): the workflow reads no variable '\(name)'\(NameSuggestion.hint(for: name, among: known.sorted())); \(list) (a stage parameter is set as stage.param=value)"))
+        }
+
         for o in overrides.parameters {
             guard let index = stages.firstIndex(where: { $0.name == o.stage }) else {
                 diagnostics.append(Diagnostic("--set \(([o.stage] + o.path).joined(separator: "."))=\(o.value): no stage named '\(o.stage)'\(NameSuggestion.hint(for: o.stage, among: stages.map(\.name)))"))
@@ -116,6 +126,16 @@ public struct WorkflowLoader: Sendable {
         return WorkflowSpec(name: name, file: file, baseDirectory: baseDirectory.standardizedFileURL,
                             variables: resolved, stages: stages,
                             fileDigest: digest ?? SHA256.hex(Data(text.utf8)))
+    }
+
+    /// The names `${…}` references in `texts` (the file's `vars:` values, which may be
+    /// expanded or not depending on what the command line sets), read with the same parser
+    /// as the substitution; a text that does not parse contributes what precedes the error.
+    static func references<S: Sequence>(inVariableTexts texts: S) -> Set<String> where S.Element == String {
+        var names: Set<String> = []
+        let recorder = VariableSubstitution { name in names.insert(name); return "" }
+        for text in texts { _ = try? recorder.expand(text, at: SourceLocation(file: "<vars>", line: 1, column: 1)) }
+        return names
     }
 
     /// Deepest chain of file variables that refer to file variables (`A: ${B}`, `B: ${C}`…);
@@ -239,4 +259,10 @@ public struct WorkflowLoader: Sendable {
         if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
         return ns.localizedDescription
     }
+}
+
+/// The variables the stages' substitution looked up while a workflow was read.
+final class ReferencedNames {
+    var names: Set<String>
+    init(_ names: Set<String>) { self.names = names }
 }
