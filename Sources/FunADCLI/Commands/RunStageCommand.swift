@@ -23,7 +23,7 @@ struct RunStageCommand: AsyncParsableCommand {
     @Argument(help: "The stage to run.") var stage: String
     @OptionGroup var cache: CacheOptions
 
-    @Option(help: ArgumentHelp("Compute shard I of N (1 ≤ I ≤ N) of a shardable stage (extract, infer).", valueName: "I/N"))
+    @Option(help: ArgumentHelp("Compute shard I of N (1 ≤ I ≤ N) of a shardable stage (extract, infer, predict).", valueName: "I/N"))
     var shard: String?
 
     @Option(help: ArgumentHelp("Assemble the stage's result from its N stored shards.", valueName: "N"))
