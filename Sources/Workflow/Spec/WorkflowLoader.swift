@@ -68,9 +68,10 @@ public struct WorkflowLoader: Sendable {
         var resolved = fileVariables.values
         for (k, _) in defaults { if let e = environment[k] { resolved[k] = e } }
         for (k, v) in overrides.variables { resolved[k] = v }
-        let referenced = ReferencedNames(Self.references(inVariableTexts: defaults.values))
+        // Every name a `vars:` value or a stage looks up, for the unread `--set` check below.
+        var referenced = Self.references(inVariableTexts: defaults.values)
         let substitution = VariableSubstitution { name in
-            referenced.names.insert(name)
+            referenced.insert(name)
             if let v = cli[name] ?? env[name] ?? fileVariables.values[name] { return v }
             if fileVariables.failed.contains(name) {
                 throw Diagnostic("variable '\(name)' cannot be expanded; see the error under vars")
@@ -106,7 +107,7 @@ public struct WorkflowLoader: Sendable {
 
         // A --set NAME=value that no part of the file reads would change nothing: most likely
         // a misspelt name, or a variable of another workflow (the user expects an effect).
-        let known = Set(defaults.keys).union(referenced.names)
+        let known = Set(defaults.keys).union(referenced)
         for name in cli.keys.sorted() where !known.contains(name) {
             let list = known.isEmpty ? "it reads none" : "its variables: " + known.sorted().joined(separator: ", ")
             diagnostics.append(Diagnostic("--set \(name)=\(cli[name]!): the workflow reads no variable '\(name)'\(NameSuggestion.hint(for: name, among: known.sorted())); \(list) (a stage parameter is set as stage.param=value)"))
@@ -259,10 +260,4 @@ public struct WorkflowLoader: Sendable {
         if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
         return ns.localizedDescription
     }
-}
-
-/// The variables the stages' substitution looked up while a workflow was read.
-final class ReferencedNames {
-    var names: Set<String>
-    init(_ names: Set<String>) { self.names = names }
 }
